@@ -1,0 +1,55 @@
+# pci-ice-mp: QEMU device + Linux ice multi-port driver, built and tested together.
+#
+#   make run      build everything from nothing and boot the demo guest
+#   make check    build everything and run the full test suite
+#
+# Variables: QEMU_SRC=/path LINUX_SRC=/path (your git checkouts instead of the
+# Debian base trees), RUN_ARGS="..." (scripts/run-qemu.sh options),
+# TEST_ARGS="..." (scripts/run-tests.sh options), KASAN=1, FORCE=1.
+
+SHELL := /bin/bash
+S := scripts
+export QEMU_SRC LINUX_SRC KASAN FORCE
+
+.PHONY: run check build deps fetch worktrees qemu linux initramfs export check-export bench clean help
+
+run: build
+	$(S)/run-qemu.sh $(RUN_ARGS)
+
+check: build
+	$(S)/run-tests.sh $(TEST_ARGS)
+
+build: qemu linux initramfs
+
+deps:
+	$(S)/install-deps.sh
+
+fetch: deps
+	$(if $(and $(QEMU_SRC),$(LINUX_SRC)),,$(S)/fetch-sources.sh $(if $(QEMU_SRC),,qemu) $(if $(LINUX_SRC),,linux))
+
+worktrees: fetch
+	$(S)/apply-series.sh
+
+qemu: worktrees
+	$(S)/build-qemu.sh
+
+linux: worktrees
+	$(S)/build-linux.sh
+
+initramfs: worktrees
+	$(S)/build-initramfs.sh
+
+export:
+	$(S)/export-series.sh
+
+check-export:
+	$(S)/export-series.sh --check
+
+bench: build
+	$(S)/bench.sh $(BENCH_ARGS)
+
+clean:
+	rm -rf build/qemu-build build/linux-build build/initramfs* build/results
+
+help:
+	@sed -n '1,/^$$/p' Makefile

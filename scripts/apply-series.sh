@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Usage: scripts/apply-series.sh [qemu|linux]...
+#
+# Makes the work trees: base tree + one commit per patch of qemu-patches/ or
+# linux-patches/, on branch `ice-mp`.
+#  - Default trees (build/qemu, build/linux) are created from the verified orig
+#    tarball (scripts/fetch-sources.sh) as a git repo with a reproducible `base`
+#    commit and tag, then the series is applied with `git am`.
+#  - QEMU_SRC=/path / LINUX_SRC=/path: a git checkout of your own; the series is
+#    applied on a new branch `ice-mp` from its current HEAD. A dirty tree, or a
+#    series that does not apply, is refused with a message; `git am --abort`
+#    leaves the tree exactly as it was.
+# A tree whose branch already carries the committed series is left alone (so an
+# unchanged series rebuilds nothing). A branch with commits of your own that were
+# not exported (make export) is refused unless FORCE=1.
+source "$(dirname "$0")/lib.sh"
+
+case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; esac
+which=("$@")
+[ ${#which[@]} -gt 0 ] || which=(qemu linux)
+
+MARK=ice-mp-applied # in .git: the base commit and the patch ids the branch was made of
+
+create_base_tree() { # tree tarball label
+	local tree=$1 tarball=$2 label=$3 tmp
+	[ -f "$tarball" ] || die "$tarball missing: run scripts/fetch-sources.sh"
+	log "creating $tree from $(basename "$tarball")"
+	tmp=$tree.tmp
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar --no-same-owner --strip-components=1 -xf "$tarball" -C "$tmp"
+	(
+		cd "$tmp"
+		git init -q -b base
+		git add -A
+		GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+			git "${BASE_IDENT[@]}" commit -q -m "$label" -m "Pristine $(basename "$tarball")."
+		git tag base
+	)
+	mv "$tmp" "$tree"
+}
+
+# cover_description PATCHDIR: the cover letter's subject and body, for the branch description.
+cover_description() {
+	local cover=$1/0000-cover-letter.patch
+	[ -f "$cover" ] || return 0
+	awk '
+		/^Subject:/ { sub(/^Subject: *(\[[^]]*\] *)?/, ""); print; print ""; next }
+		!body && /^$/ { body = 1; next }
+		body && /^[^ ].* \([0-9]+\):$/ { exit }
+		body { print }' "$cover" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+}
+
+apply_series() { # name tree patchdir
+	local name=$1 tree=$2 dir=$3 want have head old_head base
+	[ -n "$(series_patches "$dir")" ] || { warn "$dir has no patches: $name stays at its base"; }
+	git -C "$tree" rev-parse --git-dir >/dev/null 2>&1 || die "$tree is not a git checkout"
+	want=$(patch_ids_of_files "$dir")
+	if git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null; then
+		base=$(sed -n 1p "$tree/.git/$MARK" 2>/dev/null || true)
+		if [ -n "$base" ]; then
+			have=$(patch_ids_of_range "$tree" "$base..$SERIES_BRANCH")
+			if [ "$have" = "$want" ]; then
+				log "$name: $tree already carries the series"
+				checkout_branch "$tree"
+				return 0
+			fi
+			if [ "$have" != "$(sed 1d "$tree/.git/$MARK")" ] && [ "${FORCE:-0}" != 1 ]; then
+				die "$name: branch $SERIES_BRANCH in $tree has commits that are not in $dir/ (run 'make export' to keep them, or FORCE=1 to drop them)"
+			fi
+		elif [ "${FORCE:-0}" != 1 ]; then
+			die "$name: $tree already has a branch $SERIES_BRANCH not made by this script (rename it, or FORCE=1 to replace it)"
+		fi
+	fi
+	tree_is_clean "$tree" || die "$name: $tree has uncommitted changes; commit or stash them first"
+	old_head=$(git -C "$tree" symbolic-ref -q --short HEAD || git -C "$tree" rev-parse HEAD)
+	if [ "$tree" = "$BUILD/$name" ]; then
+		base=$(git -C "$tree" rev-parse base)
+	elif [ -f "$tree/.git/$MARK" ]; then
+		base=$(sed -n 1p "$tree/.git/$MARK")
+	else
+		base=$(git -C "$tree" rev-parse HEAD)
+	fi
+	log "$name: applying $(series_patches "$dir" | wc -l) patches of $dir/ on $(git -C "$tree" log -1 --format='%h %s' "$base")"
+	git -C "$tree" checkout -q -B "$SERIES_BRANCH.new" "$base"
+	# shellcheck disable=SC2046
+	if ! git -C "$tree" -c user.name="${GIT_AUTHOR_NAME:-pci-ice-mp}" -c user.email="${GIT_AUTHOR_EMAIL:-pci-ice-mp@localhost}" \
+		am -q --whitespace=nowarn $(series_patches "$dir") >"$BUILD/am-$name.log" 2>&1; then
+		git -C "$tree" am --abort >/dev/null 2>&1 || true
+		git -C "$tree" checkout -q "$old_head"
+		git -C "$tree" branch -q -D "$SERIES_BRANCH.new"
+		sed 's/^/    /' "$BUILD/am-$name.log" >&2
+		die "$name: the series in $dir/ does not apply to $tree (git am aborted; the tree is as it was)"
+	fi
+	git -C "$tree" branch -q -M "$SERIES_BRANCH.new" "$SERIES_BRANCH"
+	{ echo "$base"; echo "$want"; } >"$tree/.git/$MARK"
+	git -C "$tree" config "branch.$SERIES_BRANCH.description" "$(cover_description "$dir")"
+}
+
+checkout_branch() { # tree
+	[ "$(git -C "$1" symbolic-ref -q --short HEAD)" = "$SERIES_BRANCH" ] && return 0
+	tree_is_clean "$1" || die "$1 has uncommitted changes on another branch; commit or stash them first"
+	git -C "$1" checkout -q "$SERIES_BRANCH"
+}
+
+mkdir -p "$BUILD"
+[ -f "$BASE_ENV" ] && source "$BASE_ENV"
+for w in "${which[@]}"; do
+	case "$w" in
+	qemu)
+		if [ -z "${QEMU_SRC:-}" ] && [ ! -d "$QEMU_TREE/.git" ]; then
+			create_base_tree "$QEMU_TREE" "${QEMU_TARBALL:-}" "QEMU ${QEMU_DEB_VERSION:-}"
+		fi
+		apply_series qemu "$QEMU_TREE" "$TOP/qemu-patches"
+		;;
+	linux)
+		if [ -z "${LINUX_SRC:-}" ] && [ ! -d "$LINUX_TREE/.git" ]; then
+			create_base_tree "$LINUX_TREE" "${LINUX_TARBALL:-}" "Linux ${LINUX_DEB_VERSION:-}"
+		fi
+		apply_series linux "$LINUX_TREE" "$TOP/linux-patches"
+		;;
+	*) die "unknown tree '$w' (qemu or linux)" ;;
+	esac
+done

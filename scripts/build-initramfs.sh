@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Usage: scripts/build-initramfs.sh
+#
+# Packs the guest's initramfs (build/initramfs.cpio.gz): static busybox, the
+# real tools users check with (ip and devlink from iproute2, ethtool, lspci and
+# setpci from pciutils) with the shared libraries they load, the guest init,
+# the guest test files of tests/guest/ and the kernel's own KTAP helpers
+# (tools/testing/selftests/kselftest/ktap_helpers.sh of the Linux work tree).
+source "$(dirname "$0")/lib.sh"
+
+case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; "") ;; *) die "unknown option '$1'" ;; esac
+
+TOOLS=(/usr/sbin/ip /usr/sbin/devlink /usr/sbin/ethtool /usr/bin/lspci /usr/bin/setpci)
+ktap=$LINUX_TREE/tools/testing/selftests/kselftest/ktap_helpers.sh
+[ -f "$ktap" ] || die "$ktap missing (run 'make worktrees')"
+for t in /bin/busybox "${TOOLS[@]}"; do [ -x "$t" ] || die "$t missing (run scripts/install-deps.sh)"; done
+
+root=$BUILD/initramfs.root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,tests,etc}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+
+# copy_with_libs FILE: the file and every shared library ldd says it loads, at their paths.
+copy_with_libs() {
+	local f lib
+	for f in "$1" $(ldd "$1" 2>/dev/null | grep -oE '/[^ ]+'); do
+		lib=$(readlink -f "$f")
+		mkdir -p "$root$(dirname "$f")"
+		cp -f "$lib" "$root$f"
+	done
+}
+for t in "${TOOLS[@]}"; do copy_with_libs "$t"; done
+
+cp "$TOP/tests/guest/init" "$root/init"
+cp "$TOP"/tests/guest/*.sh "$ktap" "$root/tests/"
+chmod +x "$root/init" "$root"/tests/*.sh
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 >"$INITRAMFS.tmp")
+mv "$INITRAMFS.tmp" "$INITRAMFS"
+log "initramfs: $INITRAMFS ($(du -h "$INITRAMFS" | cut -f1))"

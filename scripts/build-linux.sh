@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Usage: scripts/build-linux.sh [--kasan]
+#
+# Builds the guest kernel (bzImage) from the Linux work tree (build/linux, or
+# LINUX_SRC) out of tree in build/linux-build: tinyconfig plus the fragment
+# scripts/config/guest.config merged with the tree's own merge_config.sh, ice
+# built in with its KUnit suite, and the debug options the test runner relies
+# on. Every option the fragment asks for must end up set as asked, or the build
+# stops and names it. --kasan (or KASAN=1) adds KASAN (slower guest).
+# ccache is used when present; an unchanged config rebuilds nothing.
+source "$(dirname "$0")/lib.sh"
+
+kasan=${KASAN:-0}
+case "${1:-}" in
+-h | --help) usage_from_header "$0"; exit 0 ;;
+--kasan) kasan=1 ;;
+"") ;;
+*) die "unknown option '$1' (see --help)" ;;
+esac
+[ -f "$LINUX_TREE/Kbuild" ] || die "$LINUX_TREE is not a Linux tree (run 'make worktrees')"
+
+fragments=("$TOP/scripts/config/guest.config")
+[ "$kasan" = 1 ] && fragments+=("$TOP/scripts/config/kasan.config")
+cc=gcc
+have_cmd ccache && cc="ccache gcc"
+kmake() { make -C "$LINUX_TREE" O="$LINUX_BUILD" CC="$cc" -j"$(jobs_count)" "$@"; }
+
+mkdir -p "$LINUX_BUILD"
+log "configuring Linux: tinyconfig + ${fragments[*]##*/}"
+kmake -s tinyconfig >/dev/null
+"$LINUX_TREE/scripts/kconfig/merge_config.sh" -m -O "$LINUX_BUILD" "$LINUX_BUILD/.config" "${fragments[@]}" >"$LINUX_BUILD/merge.log" 2>&1
+kmake -s olddefconfig >/dev/null
+
+# merge_config.sh only warns; a requested option that did not stick is an error here.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*) opt=${line%%=*} want=$line ;;
+	"# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}; want="" ;;
+	*) continue ;;
+	esac
+	got=$(grep -E "^$opt=" "$LINUX_BUILD/.config" || true)
+	if [ "$got" != "$want" ]; then
+		warn "$opt: fragment asks '${want:-not set}', .config has '${got:-not set}'"
+		bad=1
+	fi
+done < <(cat "${fragments[@]}")
+[ "$bad" = 0 ] || die "the guest kernel config does not match the fragment (see above)"
+
+log "building Linux bzImage"
+kmake bzImage >"$LINUX_BUILD/make.log" 2>&1 ||
+	{ grep -E -B2 -A6 'error|Error' "$LINUX_BUILD/make.log" | head -60 >&2; die "Linux build failed (log: $LINUX_BUILD/make.log)"; }
+log "kernel: $LINUX_BUILD/arch/x86/boot/bzImage"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Usage: scripts/build-qemu.sh
+#
+# Builds qemu-system-x86_64 and the pci-ice-mp qtest from the QEMU work tree
+# (build/qemu, or QEMU_SRC) into build/qemu-build: x86_64-softmmu only, TCG,
+# slirp, no optional features, --python=/usr/bin/python3, ccache when present
+# (meson picks it up). Reconfigures only when the source tree or the options
+# changed; ninja rebuilds only what a changed patch touched.
+#
+# The Debian "+ds" tarball has no firmware blobs: configure runs with bzip2
+# hidden (meson would otherwise unpack the stripped edk2 images) and
+# --disable-install-blobs, and the build's pc-bios/ links to Debian's seabios
+# and qemu-system-data files at run time. The QEMU sources are not touched.
+source "$(dirname "$0")/lib.sh"
+
+case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; "") ;; *) die "unknown option '$1'" ;; esac
+[ -f "$QEMU_TREE/configure" ] || die "$QEMU_TREE is not a QEMU tree (run 'make worktrees')"
+
+CONFIGURE_ARGS=(
+	--target-list=x86_64-softmmu --python=/usr/bin/python3
+	--without-default-features --enable-tcg --enable-slirp --enable-pixman
+	--disable-install-blobs --disable-docs
+)
+
+# A PATH without bzip2: every host tool stays reachable through links.
+host_path=$BUILD/host-path
+if [ ! -d "$host_path" ]; then
+	mkdir -p "$host_path.tmp"
+	for f in /usr/bin/* /bin/*; do
+		case ${f##*/} in bzip2 | bunzip2) ;; *) ln -sf "$f" "$host_path.tmp/" ;; esac
+	done
+	mv "$host_path.tmp" "$host_path"
+fi
+export PATH=$host_path:/usr/local/sbin:/usr/sbin:/sbin
+
+stamp="$(cd "$QEMU_TREE" && pwd) ${CONFIGURE_ARGS[*]}"
+if [ ! -f "$QEMU_BUILD/build.ninja" ] || [ "$(cat "$QEMU_BUILD/.ice-mp-configured" 2>/dev/null)" != "$stamp" ]; then
+	log "configuring QEMU in $QEMU_BUILD"
+	rm -rf "$QEMU_BUILD"
+	mkdir -p "$QEMU_BUILD"
+	(cd "$QEMU_BUILD" && "$(cd "$QEMU_TREE" && pwd)/configure" "${CONFIGURE_ARGS[@]}" >configure.log 2>&1) ||
+		{ tail -20 "$QEMU_BUILD/configure.log" >&2; die "QEMU configure failed (log: $QEMU_BUILD/configure.log)"; }
+	echo "$stamp" >"$QEMU_BUILD/.ice-mp-configured"
+fi
+
+targets=(qemu-system-x86_64)
+[ -f "$QEMU_TREE/tests/qtest/pci-ice-mp-test.c" ] && targets+=(tests/qtest/pci-ice-mp-test)
+log "building QEMU: ${targets[*]}"
+ninja -C "$QEMU_BUILD" "${targets[@]}" >"$QEMU_BUILD/ninja.log" 2>&1 ||
+	{ grep -E -B2 -A8 'error|FAILED' "$QEMU_BUILD/ninja.log" | head -60 >&2; die "QEMU build failed (log: $QEMU_BUILD/ninja.log)"; }
+
+for f in /usr/share/seabios/*.bin /usr/share/qemu/*; do
+	[ -e "$QEMU_BUILD/pc-bios/${f##*/}" ] || ln -sf "$f" "$QEMU_BUILD/pc-bios/"
+done

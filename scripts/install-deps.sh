@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Usage: scripts/install-deps.sh [--check]
+#
+# Installs, with apt, every package the pipeline needs to fetch, build and run:
+# the QEMU and kernel build dependencies (meson >= 1.5 from <codename>-backports),
+# the guest tools (busybox, iproute2, ethtool, pciutils) and the firmware
+# (seabios, qemu-system-data). Adds a <codename>-backports entry (deb and deb-src)
+# derived from the system's own apt sources when none is configured.
+# Does nothing when everything is present. --check only reports what is missing.
+source "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+	build-essential git ca-certificates xz-utils python3 python3-venv pkg-config
+	ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
+	flex bison bc libelf-dev libssl-dev cpio
+	busybox-static iproute2 ethtool pciutils
+	seabios qemu-system-data ccache socat
+)
+# From backports: QEMU 10.0 needs meson >= 1.5 and pycotap for its venv.
+BACKPORTS_PACKAGES=(meson python3-pycotap)
+
+check=0
+case "${1:-}" in
+--check) check=1 ;;
+-h | --help) usage_from_header "$0"; exit 0 ;;
+"") ;;
+*) die "unknown option '$1' (see --help)" ;;
+esac
+
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -n "$codename" ] || die "cannot tell the Debian codename from /etc/os-release"
+
+missing_packages() {
+	local p
+	for p in "${PACKAGES[@]}" "${BACKPORTS_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+	done
+	# An old meson from the release itself is not enough.
+	if have_cmd meson && ! dpkg --compare-versions "$(meson --version)" ge 1.5; then echo meson; fi
+}
+
+# The first Debian archive URI of the system's own sources (deb822 or one-line format).
+system_debian_uri() {
+	{
+		awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file|cdrom):/) { print $i; break } }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	} | grep -v -- '-security' | grep -m1 'debian' || true
+}
+
+ensure_backports_source() {
+	local file=/etc/apt/sources.list.d/pci-ice-mp-backports.sources uri
+	if apt-cache policy 2>/dev/null | grep " $codename-backports/main" >/dev/null &&
+		apt-cache showsrc linux 2>/dev/null | grep '^Version: .*~bpo' >/dev/null; then
+		return 0
+	fi
+	if [ ! -f "$file" ]; then
+		uri=$(system_debian_uri)
+		[ -n "$uri" ] || die "no Debian archive in the apt sources to derive $codename-backports from"
+		log "adding $codename-backports (deb, deb-src) from the system's Debian archive"
+		cat >"$file" <<SRC
+Types: deb deb-src
+URIs: $uri
+Suites: $codename-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	fi
+	return 1
+}
+
+if [ "$check" = 1 ]; then
+	missing=$(missing_packages | sort -u | tr '\n' ' ')
+	[ -z "$missing" ] && { echo "all packages present"; exit 0; }
+	echo "missing: $missing"
+	exit 1
+fi
+
+need_update=0
+ensure_backports_source || need_update=1
+missing=$(missing_packages | sort -u)
+[ -z "$missing" ] && [ "$need_update" = 0 ] && exit 0
+[ "$(id -u)" = 0 ] || die "packages missing ($(echo $missing)); run as root or install them"
+log "apt-get update"
+apt-get update -q >/dev/null
+export DEBIAN_FRONTEND=noninteractive
+if [ -n "$missing" ]; then
+	log "installing: $(echo $missing)"
+	apt-get install -y -q --no-install-recommends -t "$codename-backports" "${BACKPORTS_PACKAGES[@]}" >/dev/null
+	apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >/dev/null
+fi
+missing=$(missing_packages | sort -u)
+[ -z "$missing" ] || die "still missing after apt-get install: $(echo $missing)"

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Usage: scripts/run-qemu.sh [options] [-- extra QEMU arguments]
+#
+# Boots the guest (build/linux-build bzImage + build/initramfs.cpio.gz) on a q35
+# machine under TCG with N pci-ice-mp devices, each behind its own PCIe root
+# port, a serial console on this terminal and a QMP socket. Prints the exact
+# QEMU command before it runs it.
+#
+#   --devices N           pci-ice-mp devices (default 1; 1..16)
+#   --ports P             ports per device (default 4; 1..16)
+#   --vfs V               SR-IOV TotalVFs per device (default 8; 0..64)
+#   --event-depth D       event FIFO depth (default: the device's, 64)
+#   --numa-nodes K        K NUMA nodes, one pxb-pcie expander bus each (default 0: none)
+#   --devices-per-node D  with --numa-nodes: D devices per node (devices = K*D)
+#   --mem MIB             guest memory (default 512)
+#   --cpus C              vCPUs (default 2)
+#   --mode demo|test      demo: a shell; test: the test agent (default demo)
+#   --append ARGS         extra kernel command line
+#   --qmp PATH            QMP socket (default build/qmp.sock)
+#   --print-args          print the machine and device arguments only, one per
+#                         line, without console, QMP or display (for the test runner)
+#   --dry-run             print the command, do not run it
+#
+# Device i gets macaddr 52:54:00:1c:<i>:00, so port n of device i has MAC
+# 52:54:00:1c:<i>:<n>, and net clients ice<i>.p<n> (QMP: set_link ice0.p1 off).
+source "$(dirname "$0")/lib.sh"
+
+devices=1 ports=4 vfs=8 depth="" numa_nodes=0 per_node="" mem=512 cpus=2 mode=demo
+append="" qmp=$BUILD/qmp.sock print_args=0 dry_run=0 extra=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--devices) need_value "$@"; need_uint "$1" "$2" 1 16; devices=$2; shift ;;
+	--ports) need_value "$@"; need_uint "$1" "$2" 1 16; ports=$2; shift ;;
+	--vfs) need_value "$@"; need_uint "$1" "$2" 0 64; vfs=$2; shift ;;
+	--event-depth) need_value "$@"; need_uint "$1" "$2" 2 1024; depth=$2; shift ;;
+	--numa-nodes) need_value "$@"; need_uint "$1" "$2" 0 8; numa_nodes=$2; shift ;;
+	--devices-per-node) need_value "$@"; need_uint "$1" "$2" 1 8; per_node=$2; shift ;;
+	--mem) need_value "$@"; need_uint "$1" "$2" 128 16384; mem=$2; shift ;;
+	--cpus) need_value "$@"; need_uint "$1" "$2" 1 8; cpus=$2; shift ;;
+	--mode) need_value "$@"; case "$2" in demo | test) mode=$2 ;; *) die "--mode: '$2' is not demo or test" ;; esac; shift ;;
+	--append) need_value "$@"; append=$2; shift ;;
+	--qmp) need_value "$@"; qmp=$2; shift ;;
+	--print-args) print_args=1 ;;
+	--dry-run) dry_run=1 ;;
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	--) shift; extra=("$@"); break ;;
+	*) die "unknown option '$1' (see --help)" ;;
+	esac
+	shift
+done
+if [ "$numa_nodes" -gt 1 ]; then
+	[ -n "$per_node" ] || per_node=1
+	devices=$((numa_nodes * per_node))
+	[ "$devices" -le 16 ] || die "--numa-nodes x --devices-per-node is $devices devices; at most 16"
+elif [ -n "$per_node" ]; then
+	die "--devices-per-node needs --numa-nodes 2 or more"
+fi
+
+kernel=$LINUX_BUILD/arch/x86/boot/bzImage
+qemu=$QEMU_BUILD/qemu-system-x86_64
+for f in "$kernel" "$INITRAMFS" "$qemu"; do [ -e "$f" ] || die "$f missing: run 'make build' first"; done
+
+args=(-machine q35 -accel tcg -smp "$cpus" -m "${mem}M" -no-reboot
+	-kernel "$kernel" -initrd "$INITRAMFS"
+	-append "console=ttyS0 loglevel=5 panic=-1 icemp.mode=$mode${append:+ $append}")
+if [ "$numa_nodes" -gt 1 ]; then
+	for ((k = 0; k < numa_nodes; k++)); do
+		node_cpus=""
+		for ((c = k; c < cpus; c += numa_nodes)); do node_cpus+=",cpus=$c"; done
+		args+=(-object "memory-backend-ram,id=mem$k,size=$((mem / numa_nodes))M"
+			-numa "node,nodeid=$k,memdev=mem$k$node_cpus"
+			-device "pxb-pcie,id=pxb$k,bus_nr=$((32 * (k + 1))),numa_node=$k,bus=pcie.0")
+	done
+fi
+for ((i = 0; i < devices; i++)); do
+	bus=pcie.0
+	[ "$numa_nodes" -gt 1 ] && bus=pxb$((i / per_node))
+	props="ports=$ports,vfs=$vfs,macaddr=52:54:00:1c:$(printf %02x "$i"):00${depth:+,event-queue-depth=$depth}"
+	args+=(-device "pcie-root-port,id=rp$i,bus=$bus,chassis=$((i + 1)),slot=$((i + 1))"
+		-device "pci-ice-mp,id=ice$i,bus=rp$i,$props")
+done
+args+=("${extra[@]}")
+
+if [ "$print_args" = 1 ]; then
+	printf '%s\n' "$qemu" "${args[@]}"
+	exit 0
+fi
+args+=(-display none -vga none -serial mon:stdio -qmp "unix:$qmp,server=on,wait=off")
+printf '%q ' "$qemu" "${args[@]}" >&2
+printf '\n' >&2
+[ "$dry_run" = 1 ] && exit 0
+exec "$qemu" "${args[@]}"

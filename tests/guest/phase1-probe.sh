@@ -1,0 +1,53 @@
+#!/bin/sh
+# Phase 1, probe and netdevs: for every device, the PF ID and class, the bound
+# driver, exactly PORTS netdevs with the advertised MACs, dev_port,
+# phys_port_name, a physical devlink port each, ethtool driver/link/speed, link
+# equal to what QEMU has, the NUMA node (NODES, comma-separated per device), and unbind + bind giving back
+# the same netdevs.
+. /tests/lib.sh
+
+check "PF count" "$DEVICES" "$(pci_ids $PF_ID | wc -l)"
+check "PF count in lspci" "$DEVICES" "$(lspci -n -d $PF_ID | wc -l)"
+
+port_summary() { # pf: "name mac dev_port" of every netdev
+	for n in $(netdevs_of "$1"); do
+		echo "$n $(cat "/sys/class/net/$n/address") $(cat "/sys/class/net/$n/dev_port")"
+	done
+}
+
+for i in $(seq 0 $((DEVICES - 1))); do
+	if ! pf=$(pf_of "$i"); then
+		ktap_test_fail "dev$i: present"
+		continue
+	fi
+	d=/sys/bus/pci/devices/$pf
+	check "dev$i: class" "0x020000" "$(cat "$d/class")"
+	check "dev$i: lspci class and ID" "0200: $PF_ID" "$(lspci -n -s "$pf" | cut -d' ' -f2-3)"
+	check "dev$i: driver" "$DRIVER" "$(driver_of "$pf")"
+	check "dev$i: netdevs" "$PORTS" "$(netdevs_of "$pf" | wc -l)"
+	check "dev$i: devlink ports" "$PORTS" "$(devlink port show | grep -c "^pci/$pf/")"
+	if [ -n "${NODES:-}" ]; then
+		check "dev$i: numa_node" "$(echo "$NODES" | cut -d, -f$((i + 1)))" "$(cat "$d/numa_node")"
+	fi
+	for p in $(seq 0 $((PORTS - 1))); do
+		n=$(netdev_of "$pf" "$p") || { ktap_test_fail "dev$i p$p: netdev with dev_port $p"; continue; }
+		check "dev$i p$p: MAC" "$(mac_of_port "$i" "$p")" "$(cat "/sys/class/net/$n/address")"
+		check "dev$i p$p: phys_port_name" "p$p" "$(cat "/sys/class/net/$n/phys_port_name")"
+		check "dev$i p$p: devlink port" "flavour physical port $p" \
+			"$(devlink port show | grep " netdev $n " | grep -o 'flavour [a-z]* port [0-9]*')"
+		check "dev$i p$p: ethtool driver" "driver: $DRIVER" "$(ethtool -i "$n" | grep '^driver:')"
+		host_qmp "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/ice$i\",\"property\":\"x-port$p-link\"}}"
+		want=0
+		[ "$QMP_RETURN" = true ] && want=1
+		check "dev$i p$p: carrier equals QEMU's link" "$want" "$(carrier "$n")"
+		check "dev$i p$p: ethtool link" "Link detected: yes" "$(ethtool "$n" | grep -o 'Link detected: .*')"
+		check "dev$i p$p: ethtool speed" "Speed: 100000Mb/s" "$(ethtool "$n" | grep -o 'Speed: .*')"
+	done
+	before=$(port_summary "$pf")
+	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/unbind"
+	check "dev$i: no netdevs after unbind" "0" "$(netdevs_of "$pf" | wc -l)"
+	check "dev$i: no devlink ports after unbind" "0" "$(devlink port show | grep -c "^pci/$pf/")"
+	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/bind"
+	check "dev$i: same netdevs after bind" "$before" "$(port_summary "$pf")"
+done
+finish

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Phase 2, events: set_link and the QOM knobs on port k flip the carrier of
+# exactly port k's netdev (every other port of every device unchanged); the
+# fault bit; an event storm larger than the FIFO (overflow detected, exact drop
+# count, links end right); events the guest injects through EVENT_DOORBELL.
+. /tests/lib.sh
+
+all_up() { # the "port:carrier" list with every port up
+	out=""
+	for p in $(seq 0 $((PORTS - 1))); do out="$out $p:1"; done
+	echo "${out# }"
+}
+with_down() { # port: the list with that port down
+	out=""
+	for p in $(seq 0 $((PORTS - 1))); do
+		if [ "$p" = "$1" ]; then out="$out $p:0"; else out="$out $p:1"; fi
+	done
+	echo "${out# }"
+}
+others_unchanged() { # device index to skip: every other device still all up
+	for j in $(seq 0 $((DEVICES - 1))); do
+		[ "$j" = "$1" ] && continue
+		[ "$(carriers_of "$(pf_of "$j")")" = "$(all_up)" ] || return 1
+	done
+}
+
+for i in $(seq 0 $((DEVICES - 1))); do
+	pf=$(pf_of "$i") || { ktap_test_fail "dev$i: present"; continue; }
+	for p in $(seq 0 $((PORTS - 1))); do
+		set_link "ice$i.p$p" false
+		check_eventually "dev$i p$p: set_link off drops only p$p" "$(with_down "$p")" carriers_of "$pf"
+		check_true "dev$i p$p: other devices unchanged" others_unchanged "$i"
+		set_link "ice$i.p$p" true
+		check_eventually "dev$i p$p: set_link on restores all" "$(all_up)" carriers_of "$pf"
+	done
+	p=$((PORTS - 1))
+	qom_set "ice$i" "x-port$p-link" false
+	check_eventually "dev$i p$p: x-port-link knob off" "$(with_down "$p")" carriers_of "$pf"
+	qom_set "ice$i" "x-port$p-link" true
+	check_eventually "dev$i p$p: x-port-link knob on" "$(all_up)" carriers_of "$pf"
+	qom_set "ice$i" "x-port0-fault" true
+	check_eventually "dev$i p0: fault bit drops the carrier" "$(with_down 0)" carriers_of "$pf"
+	check "dev$i p0: PORT_STATUS has FAULT" 16 $(($(reg_read "$pf" $REG_PORT_STATUS) & 16))
+	qom_set "ice$i" "x-port0-fault" false
+	check_eventually "dev$i p0: fault cleared" "$(all_up)" carriers_of "$pf"
+
+	# Storm: the host stops the VM, toggles port 0 STORM times (FIFO depth DEPTH),
+	# then lets it run: exactly STORM - DEPTH events are dropped, one overflow.
+	storm=$((DEPTH * 3 + 1))
+	n0=$(netdev_of "$pf" 0)
+	overflows=$(stat_of "$n0" event_overflows)
+	dropped=$(stat_of "$n0" events_dropped)
+	host_do storm "ice$i" 0 "$storm"
+	check_eventually "dev$i: storm ends with p0 down (odd toggles)" "$(with_down 0)" carriers_of "$pf"
+	check_eventually "dev$i: storm overflow counted once" "$((overflows + 1))" stat_of "$n0" event_overflows
+	check "dev$i: storm dropped exactly STORM-DEPTH" "$((dropped + storm - DEPTH))" "$(stat_of "$n0" events_dropped)"
+	check "dev$i: overflow flag cleared by the driver" 0 $(($(reg_read "$pf" $REG_EVENT_STATUS) & 2))
+	set_link "ice$i.p0" true
+	check_eventually "dev$i: p0 back up after the storm" "$(all_up)" carriers_of "$pf"
+
+	# Guest-injected events (self-test path of EVENT_DOORBELL).
+	p=$((PORTS - 1))
+	np=$(netdev_of "$pf" "$p")
+	before=$(stat_of "$np" link_events)
+	before0=$(stat_of "$n0" link_events)
+	reg_write "$pf" $REG_EVENT_DOORBELL $(((EVENT_LINK_CHANGE << 8) | p))
+	check_eventually "dev$i p$p: injected LINK_CHANGE counted on p$p" "$((before + 1))" stat_of "$np" link_events
+	[ "$p" != 0 ] && check "dev$i: injected LINK_CHANGE not counted on p0" "$before0" "$(stat_of "$n0" link_events)"
+	bad=$(stat_of "$n0" bad_port_events)
+	reg_write "$pf" $REG_EVENT_DOORBELL $(((EVENT_LINK_CHANGE << 8) | 200))
+	check_eventually "dev$i: event for port 200 counted as bad" "$((bad + 1))" stat_of "$n0" bad_port_events
+	unknown=$(stat_of "$n0" unknown_events)
+	reg_write "$pf" $REG_EVENT_DOORBELL $(((9 << 8) | 0))
+	check_eventually "dev$i: event type 9 counted as unknown" "$((unknown + 1))" stat_of "$n0" unknown_events
+	check "dev$i: links unchanged by injected events" "$(all_up)" "$(carriers_of "$pf")"
+done
+finish

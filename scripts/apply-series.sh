@@ -31,7 +31,7 @@ create_base_tree() { # tree tarball label
 	tar --no-same-owner --strip-components=1 -xf "$tarball" -C "$tmp"
 	(
 		cd "$tmp"
-		git init -q -b base
+		git init -q -b pristine
 		git add -A
 		GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
 			git "${BASE_IDENT[@]}" commit -q -m "$label" -m "Pristine $(basename "$tarball")."
@@ -84,7 +84,7 @@ apply_series() { # name tree patchdir
 	log "$name: applying $(series_patches "$dir" | wc -l) patches of $dir/ on $(git -C "$tree" log -1 --format='%h %s' "$base")"
 	git -C "$tree" checkout -q -B "$SERIES_BRANCH.new" "$base"
 	# shellcheck disable=SC2046
-	if ! git -C "$tree" -c user.name="${GIT_AUTHOR_NAME:-pci-ice-mp}" -c user.email="${GIT_AUTHOR_EMAIL:-pci-ice-mp@localhost}" \
+	if [ -n "$(series_patches "$dir")" ] && ! git -C "$tree" -c user.name="${GIT_AUTHOR_NAME:-pci-ice-mp}" -c user.email="${GIT_AUTHOR_EMAIL:-pci-ice-mp@localhost}" \
 		am -q --whitespace=nowarn $(series_patches "$dir") >"$BUILD/am-$name.log" 2>&1; then
 		git -C "$tree" am --abort >/dev/null 2>&1 || true
 		git -C "$tree" checkout -q "$old_head"

@@ -5,7 +5,8 @@
 # real tools users check with (ip and devlink from iproute2, ethtool, lspci and
 # setpci from pciutils) with the shared libraries they load, the guest init,
 # the guest test files of tests/guest/ and the kernel's own KTAP helpers
-# (tools/testing/selftests/kselftest/ktap_helpers.sh of the Linux work tree).
+# (tools/testing/selftests/kselftest/ktap_helpers.sh of the Linux work tree),
+# and icemp-bench (tests/guest/icemp-bench.c, static) for `make bench`.
 source "$(dirname "$0")/lib.sh"
 
 case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; "") ;; *) die "unknown option '$1'" ;; esac
@@ -34,6 +35,7 @@ copy_with_libs() {
 }
 for t in "${TOOLS[@]}"; do copy_with_libs "$t"; done
 
+gcc -static -O2 -Wall -Werror -o "$root/bin/icemp-bench" "$TOP/tests/guest/icemp-bench.c"
 cp "$TOP/tests/guest/init" "$root/init"
 cp "$TOP"/tests/guest/*.sh "$ktap" "$root/tests/"
 chmod +x "$root/init" "$root"/tests/*.sh

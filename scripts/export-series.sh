@@ -4,7 +4,8 @@
 # Writes the commits base..ice-mp of each work tree back to qemu-patches/ and
 # linux-patches/ with `git format-patch --cover-letter --base`, the cover letter
 # taken from the branch description (git branch --edit-description). Output is
-# byte-stable (--zero-commit, no signature), so --check can tell whether the
+# byte-stable (--zero-commit, no signature, the cover letter dated by the
+# last patch), so --check can tell whether the
 # committed patch files are exactly what the work trees hold: it exports into a
 # temporary folder, shows the difference and fails when there is one.
 source "$(dirname "$0")/lib.sh"
@@ -34,7 +35,9 @@ export_one() { # tree outdir
 		warn "$tree: branch $SERIES_BRANCH has no description; the cover letter will be a template"
 	mkdir -p "$out"
 	find "$out" -maxdepth 1 -name '*.patch' -delete
-	git -C "$tree" format-patch -q --cover-letter --cover-from-description=subject \
+	# The cover letter is dated like the last patch's author date: stable across re-applies.
+	GIT_COMMITTER_DATE=$(git -C "$tree" log -1 --format=%aI "$SERIES_BRANCH") \
+		git -C "$tree" format-patch -q --cover-letter --cover-from-description=subject \
 		--base="$base" --zero-commit --no-signature -o "$out" "$base..$SERIES_BRANCH" >/dev/null
 	git -C "$tree" log -1 --format='%s' "$base" >"$out/BASE"
 	git -C "$tree" log -1 --format='%b' "$base" | sed '/^$/d' >>"$out/BASE"

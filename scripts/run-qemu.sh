@@ -6,7 +6,7 @@
 # port, a serial console on this terminal and a QMP socket. Prints the exact
 # QEMU command before it runs it.
 #
-#   --devices N           pci-ice-mp devices (default 1; 1..16)
+#   --devices N           pci-ice-mp devices (default 1; 0..16)
 #   --ports P             ports per device (default 4; 1..16)
 #   --vfs V               SR-IOV TotalVFs per device (default 8; 0..64)
 #   --event-depth D       event FIFO depth (default: the device's, 64)
@@ -29,7 +29,7 @@ devices=1 ports=4 vfs=8 depth="" numa_nodes=0 per_node="" mem=512 cpus=2 mode=de
 append="" qmp=$BUILD/qmp.sock print_args=0 dry_run=0 extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--devices) need_value "$@"; need_uint "$1" "$2" 1 16; devices=$2; shift ;;
+	--devices) need_value "$@"; need_uint "$1" "$2" 0 16; devices=$2; shift ;;
 	--ports) need_value "$@"; need_uint "$1" "$2" 1 16; ports=$2; shift ;;
 	--vfs) need_value "$@"; need_uint "$1" "$2" 0 64; vfs=$2; shift ;;
 	--event-depth) need_value "$@"; need_uint "$1" "$2" 2 1024; depth=$2; shift ;;

@@ -129,6 +129,13 @@ class Guest:
                                 property=f"x-port{port}-link", value=bool(k % 2))
                 self.vm.cmd("cont")
                 return "@@OK"
+            if words[0] == "inject" and len(words) == 4:
+                # COUNT event words through the QOM knob, as fast as QMP goes.
+                dev, count, word = words[1], int(words[2]), int(words[3], 0)
+                for _ in range(count):
+                    self.vm.cmd("qom-set", path=f"/machine/peripheral/{dev}",
+                                property="x-inject-event", value=word)
+                return "@@OK"
         except Exception as err:  # pylint: disable=broad-except
             return f"@@ERR {type(err).__name__}: {err}"
         return f"@@ERR unknown host request {' '.join(words)}"

@@ -15,6 +15,7 @@ PACKAGES=(
 	flex bison bc libelf-dev libssl-dev cpio
 	busybox-static iproute2 ethtool pciutils
 	seabios qemu-system-data ccache socat
+	python3-ply python3-git
 )
 # From backports: QEMU 10.0 needs meson >= 1.5 and pycotap for its venv.
 BACKPORTS_PACKAGES=(meson python3-pycotap)

@@ -47,7 +47,8 @@ check_checkpatch() { # name tree patch-dir options...
 	local name=$1 tree=$2 dir=$3 patch out total
 	shift 3
 	for patch in $(series_patches "$dir"); do
-		out=$(cd "$tree" && ./scripts/checkpatch.pl "$@" "$patch" 2>&1 || true)
+		# /usr/bin first: checkpatch runs spdxcheck.py with the python3 on PATH (needs python3-ply).
+		out=$(cd "$tree" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl "$@" "$patch" 2>&1 || true)
 		total=$(grep '^total:' <<<"$out" || echo "no total line")
 		if grep -Eq '^total: 0 errors, 0 warnings(, 0 checks)?,' <<<"$total"; then
 			record "checkpatch-$name" "$(basename "$patch")" pass

@@ -103,7 +103,7 @@ def run_config(cfg, phases, self_check):
     failed = False
     try:
         guest = Guest(TOP, QEMU_PYTHON, cfg["run_args"], log)
-    except (GuestError, OSError) as err:
+    except Exception as err:  # pylint: disable=broad-except
         results.record("boot", "guest reaches the test agent", "fail", cfg["name"],
                        time.monotonic() - start, f"{err}\nconsole: {log}")
         return False

@@ -136,6 +136,15 @@ netdev_of() { # pf port
 	done
 	return 1
 }
+# Carrier is only defined for an interface that is up: bring a PF's netdevs up.
+ifup_pf() {
+	local dev
+	for dev in $(netdevs_of "$1"); do ip link set "$dev" up; done
+}
+ifup_all() {
+	local addr
+	for addr in $(pci_ids $PF_ID); do ifup_pf "$addr"; done
+}
 carrier() { cat "/sys/class/net/$1/carrier" 2>/dev/null || echo none; }
 carriers_of() { # pf: "port:carrier" for every port
 	local out="" port

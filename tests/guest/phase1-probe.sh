@@ -5,6 +5,7 @@
 # equal to what QEMU has, the NUMA node (NODES, comma-separated per device), and unbind + bind giving back
 # the same netdevs.
 . /tests/lib.sh
+ifup_all
 
 check "PF count" "$DEVICES" "$(pci_ids $PF_ID | wc -l)"
 check "PF count in lspci" "$DEVICES" "$(lspci -n -d $PF_ID | wc -l)"
@@ -48,6 +49,7 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	check "dev$i: no netdevs after unbind" "0" "$(netdevs_of "$pf" | wc -l)"
 	check "dev$i: no devlink ports after unbind" "0" "$(devlink port show | grep -c "^pci/$pf/")"
 	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/bind"
+	ifup_pf "$pf"
 	check "dev$i: same netdevs after bind" "$before" "$(port_summary "$pf")"
 done
 finish

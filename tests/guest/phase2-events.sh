@@ -4,6 +4,7 @@
 # fault bit; an event storm larger than the FIFO (overflow detected, exact drop
 # count, links end right); events the guest injects through EVENT_DOORBELL.
 . /tests/lib.sh
+ifup_all
 
 all_up() { # the "port:carrier" list with every port up
 	out=""

@@ -5,6 +5,7 @@
 # through the VF's BAR is counted on the owning port only and answered; a port
 # link change reaches exactly the VFs mapped to that port; 0 removes them all.
 . /tests/lib.sh
+ifup_all
 
 [ "$VFS" -gt 0 ] || { ktap_skip_all "configuration has no VFs"; exit 0; }
 

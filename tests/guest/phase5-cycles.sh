@@ -4,6 +4,7 @@
 # kmemleak scan that must find nothing new. The host fails the run on any
 # WARN/BUG/lockdep/KASAN report on the console.
 . /tests/lib.sh
+ifup_all
 
 RESET_CYCLES=${RESET_CYCLES:-100}
 BIND_CYCLES=${BIND_CYCLES:-100}

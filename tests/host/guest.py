@@ -42,6 +42,8 @@ class Guest:
         self.issues = []
         self._pending = b""
         self.vm.launch()
+        # A QMP command that does not answer is a failure, not a hang.
+        self.vm._qmp.settimeout(60)  # pylint: disable=protected-access
         self.sock = self.vm.console_socket
         self.read_until(lambda line: line == "@@AGENT-READY", boot_timeout, "boot")
 

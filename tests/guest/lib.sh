@@ -119,6 +119,9 @@ reg_read() { # pci-address offset: decimal
 reg_write() { # pci-address offset value
 	devmem $(($(bar0 "$1") + $2)) 32 $(($3))
 }
+# A VF's BAR decodes once its Memory Space bit is set, as binding any VF driver
+# would do (QEMU 10.0 gates VF BARs on the VF's own command register).
+vf_mmio_on() { setpci -s "$1" COMMAND=0002:0002; }
 # Device i has port-0 MAC 52:54:00:1c:<i>:00 (scripts/run-qemu.sh): its index is MAC byte 4.
 dev_index() { echo $(($(reg_read "$1" $REG_PORT_MAC_HI) & 0xff)); }
 pf_of() { # device index: its PF address

@@ -47,6 +47,7 @@ for i in $(seq 0 $((DEVICES - 1))); do
 		[ "$(lspci -n -s "$(vf_of "$pf" "$vf")" | cut -d' ' -f3)" = "$VF_ID" ] && vfs_seen=$((vfs_seen + 1))
 	done
 	check "dev$i: VFs with ID $VF_ID" "$VFS" "$vfs_seen"
+	for vf in $(seq 0 $((VFS - 1))); do vf_mmio_on "$(vf_of "$pf" "$vf")"; done
 	check "dev$i: vf_port_map lines" "$VFS" "$(wc -l <"$d/vf_port_map")"
 	for vf in $(seq 0 $((VFS - 1))); do
 		vfa=$(vf_of "$pf" "$vf")

@@ -64,8 +64,9 @@ for i in $(seq 0 $((DEVICES - 1))); do
 		check_eventually "dev$i $kind: links re-synced" "$(expected_carriers $down)" carriers_of "$pf"
 		if [ "$vfs_on" -gt 0 ]; then
 			check "dev$i $kind: VFs still enabled" "$vfs_on" "$(cat "$d/sriov_numvfs")"
-			check "dev$i $kind: VF 0 mapping restored in the device" "$down" \
-				"$(reg_read "$(basename "$(readlink "$d/virtfn0")")" $VF_REG_PORT_ID)"
+			vf0=$(basename "$(readlink "$d/virtfn0")")
+			vf_mmio_on "$vf0"
+			check "dev$i $kind: VF 0 mapping restored in the device" "$down" "$(reg_read "$vf0" $VF_REG_PORT_ID)"
 		fi
 	done
 	set_link "ice$i.p$down" true

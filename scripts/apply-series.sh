@@ -45,7 +45,9 @@ cover_description() {
 	local cover=$1/0000-cover-letter.patch
 	[ -f "$cover" ] || return 0
 	awk '
-		/^Subject:/ { sub(/^Subject: *(\[[^]]*\] *)?/, ""); print; print ""; next }
+		/^Subject:/ { subject = $0; sub(/^Subject: *(\[[^]]*\] *)?/, "", subject); in_subject = 1; next }
+		in_subject && /^[ \t]/ { sub(/^[ \t]+/, ""); subject = subject " " $0; next }
+		in_subject { print subject; print ""; in_subject = 0 }
 		!body && /^$/ { body = 1; next }
 		body && /^[^ ].* \([0-9]+\):$/ { exit }
 		body { print }' "$cover" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'

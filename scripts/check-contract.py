@@ -14,9 +14,9 @@ import re
 import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "build"))
-QEMU = os.environ.get("QEMU_SRC", os.path.join(BUILD, "qemu"))
-LINUX = os.environ.get("LINUX_SRC", os.path.join(BUILD, "linux"))
+BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
+QEMU = (os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu"))
+LINUX = (os.environ.get("LINUX_SRC") or os.path.join(BUILD, "linux"))
 SPEC = os.path.join(TOP, "docs", "pci-ice-mp-spec.md")
 
 QEMU_HEADERS = ["include/hw/net/pci-ice-mp-regs.h", "include/hw/net/pci_ice_mp_regs.h",

@@ -17,9 +17,9 @@ import time
 from guest import Guest
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "build"))
-QEMU_TREE = os.environ.get("QEMU_SRC", os.path.join(BUILD, "qemu"))
-LINUX_TREE = os.environ.get("LINUX_SRC", os.path.join(BUILD, "linux"))
+BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
+QEMU_TREE = (os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu"))
+LINUX_TREE = (os.environ.get("LINUX_SRC") or os.path.join(BUILD, "linux"))
 QEMU_PYTHON = os.path.join(QEMU_TREE, "python")
 OUT = os.path.join(BUILD, "bench")
 ROWS = []

@@ -17,8 +17,8 @@ import results
 from guest import Guest, GuestError
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "build"))
-QEMU_PYTHON = os.path.join(os.environ.get("QEMU_SRC", os.path.join(BUILD, "qemu")), "python")
+BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
+QEMU_PYTHON = os.path.join((os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu")), "python")
 OUT = os.path.join(BUILD, "results")
 
 PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",

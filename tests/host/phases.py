@@ -45,11 +45,11 @@ MATRIX = [
     config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5),
            env={"RESET_CYCLES": 100, "BIND_CYCLES": 100, "VF_CYCLES": 50}),
     config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
-    config("p16-vf64", ports=16, vfs=64, phases=(1, 3, 4)),
+    config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
     config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2)),
 ]
 FULL_MATRIX = [
-    config("p16-vf64-events", ports=16, vfs=64, phases=(2,)),
+    config("p16-vf64-events-reset", ports=16, vfs=64, phases=(2, 4)),
     config("p4-depth1024", ports=4, vfs=8, depth=1024, phases=(2,)),
     config("p8-vf32-dev4", devices=4, ports=8, vfs=32, phases=(1, 2, 3, 4)),
     config("numa2x2", devices=4, ports=4, vfs=8, numa=2, phases=(1, 2, 3)),

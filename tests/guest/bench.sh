@@ -10,14 +10,15 @@
 now() { icemp-bench now; }
 us_since() { echo $((($(now) - $1) / 1000)); }
 report() { echo "@@BENCH $1 $2"; }
-wait_carrier() { # netdev value: tight poll, bounded
-	tries=200000
+wait_carrier() { # netdev value: tight poll, bounded (about 10 s)
+	tries=5000
 	while [ "$(cat "/sys/class/net/$1/carrier")" != "$2" ] && [ $tries -gt 0 ]; do tries=$((tries - 1)); done
 	[ $tries -gt 0 ]
 }
 
 case "$BENCH" in
 link)
+	ip link set "$NETDEV" up
 	t0=$(now)
 	for k in $(seq 1 "$N"); do
 		set_link "$CLIENT" false && wait_carrier "$NETDEV" 0 || { report error link-down; exit 1; }

@@ -14,7 +14,7 @@ PACKAGES=(
 	ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 	flex bison bc libelf-dev libssl-dev cpio
 	busybox-static iproute2 ethtool pciutils
-	seabios qemu-system-data ccache socat
+	seabios qemu-system-data ccache
 	python3-ply python3-git
 )
 # From backports: QEMU 10.0 needs meson >= 1.5 and pycotap for its venv.

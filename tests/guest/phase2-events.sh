@@ -30,7 +30,8 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	for p in $(seq 0 $((PORTS - 1))); do
 		set_link "ice$i.p$p" false
 		check_eventually "dev$i p$p: set_link off drops only p$p" "$(with_down "$p")" carriers_of "$pf"
-		check_true "dev$i p$p: other devices unchanged" others_unchanged "$i"
+		# Only meaningful with another device whose events must not cross over.
+		[ "$DEVICES" -gt 1 ] && check_true "dev$i p$p: other devices unchanged" others_unchanged "$i"
 		set_link "ice$i.p$p" true
 		check_eventually "dev$i p$p: set_link on restores all" "$(all_up)" carriers_of "$pf"
 	done

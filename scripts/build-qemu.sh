@@ -4,8 +4,10 @@
 # Builds qemu-system-x86_64 and the pci-ice-mp qtest from the QEMU work tree
 # (build/qemu, or QEMU_SRC) into build/qemu-build: x86_64-softmmu only, TCG,
 # slirp, no optional features, --python=/usr/bin/python3, ccache when present
-# (meson picks it up). Reconfigures only when the source tree or the options
-# changed; ninja rebuilds only what a changed patch touched.
+# (through its compiler links in /usr/lib/ccache: QEMU's configure names the
+# compiler in meson's cross file, where meson does not add ccache itself).
+# Reconfigures only when the source tree or the options changed; ninja
+# rebuilds only what a changed patch touched.
 #
 # The Debian "+ds" tarball has no firmware blobs: configure runs with bzip2
 # hidden (meson would otherwise unpack the stripped edk2 images) and
@@ -32,6 +34,7 @@ if [ ! -d "$host_path" ]; then
 	mv "$host_path.tmp" "$host_path"
 fi
 export PATH=$host_path:/usr/local/sbin:/usr/sbin:/sbin
+[ -d /usr/lib/ccache ] && have_cmd ccache && PATH=/usr/lib/ccache:$PATH
 
 stamp="$(cd "$QEMU_TREE" && pwd) ${CONFIGURE_ARGS[*]}"
 if [ ! -f "$QEMU_BUILD/build.ninja" ] || [ "$(cat "$QEMU_BUILD/.ice-mp-configured" 2>/dev/null)" != "$stamp" ]; then

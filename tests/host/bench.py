@@ -33,6 +33,7 @@ def row(section, name, values, unit, note=""):
     ROWS.append(entry)
     print(f"  {section:8} {name:44} {entry['median']:12.1f} {unit:6} "
           f"(min {entry['min']:.1f}, max {entry['max']:.1f}, n={len(values)}) {note}", flush=True)
+    return entry["median"]
 
 
 def timed(cmd, env=None):
@@ -128,20 +129,74 @@ def events(count):
             guest.shutdown()
 
 
+def growth(xs, ys):
+    """Least-squares fit y = a + b*x over the medians (slope, r^2) and a verdict from
+    the slopes of consecutive segments: 'flat' when the fitted change over the range
+    is under a quarter of the mean; 'linear' when every segment rises and the steepest
+    is at most twice the shallowest; else 'super-linear' or 'sub-linear' by whether
+    the last segment is steeper than the first."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (my + slope * (x - mx))) ** 2 for x, y in zip(xs, ys))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot else 1.0
+    segments = [(y1 - y0) / (x1 - x0) for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:])]
+    if abs(slope) * (max(xs) - min(xs)) < 0.25 * my:
+        verdict = "flat"
+    elif min(segments) > 0 and max(segments) <= 2 * min(segments):
+        verdict = "linear"
+    elif segments[-1] > segments[0]:
+        verdict = "super-linear"
+    else:
+        verdict = "sub-linear"
+    return {"slope": slope, "r2": r2, "segment_slopes": segments, "verdict": verdict}
+
+
+GROWTH = []
+
+
+def report_growth(what, per, xs, ys, unit):
+    fit = growth(xs, ys)
+    fit.update({"figure": what, "x": xs, "y": ys, "unit": f"{unit}/{per}"})
+    GROWTH.append(fit)
+    print(f"  growth   {what:44} {fit['verdict']:>12} ({fit['slope']:+.2f} {unit}/{per}, r2 {fit['r2']:.2f})",
+          flush=True)
+
+
 def scaling(repeat):
-    for ports in (1, 4, 16):
-        guest, boot_s = boot(f"scale-p{ports}", ["--ports", str(ports), "--vfs", "64"])
+    """Probe and sriov_numvfs enable/disable over ports 1, 4, 16 (1..max) and VFs 0..64:
+    VFs 0 is the probe (bind with SR-IOV off), then enable/disable of 1, 16 and 64 VFs."""
+    port_grid, vf_grid = (1, 4, 16), (1, 16, 64)
+    grid = {}
+    for ports in port_grid:
+        guest, boot_s = boot(f"scale-p{ports}", ["--ports", str(ports), "--vfs", str(max(vf_grid))])
         try:
             row("scale", f"ports={ports}: boot to agent", [boot_s], "s")
             pf = first_pf(guest)
             values = bench_lines(guest, {"BENCH": "probe", "PF": pf, "N": repeat})
-            row("scale", f"ports={ports}: probe (bind)", [int(v) / 1000 for v in values["probe_us"]], "ms")
-            for vfs in (16, 64):
+            grid[(ports, 0, "probe")] = row("scale", f"ports={ports}: probe (bind)",
+                                            [int(v) / 1000 for v in values["probe_us"]], "ms")
+            for vfs in vf_grid:
                 values = bench_lines(guest, {"BENCH": "sriov", "PF": pf, "VFS": vfs, "N": repeat})
-                row("scale", f"ports={ports} vfs={vfs}: sriov enable", [int(v) / 1000 for v in values["sriov_enable_us"]], "ms")
-                row("scale", f"ports={ports} vfs={vfs}: sriov disable", [int(v) / 1000 for v in values["sriov_disable_us"]], "ms")
+                for step in ("enable", "disable"):
+                    grid[(ports, vfs, step)] = row(
+                        "scale", f"ports={ports} vfs={vfs}: sriov {step}",
+                        [int(v) / 1000 for v in values[f"sriov_{step}_us"]], "ms")
         finally:
             guest.shutdown()
+    print("\n  scale grid, median ms (VFs 0 = probe; enable / disable for 1..64 VFs)")
+    print(f"  {'ports':>5} {'probe':>9}" + "".join(f" {f'{v} VFs':>17}" for v in vf_grid))
+    for ports in port_grid:
+        cells = "".join(f" {grid[(ports, v, 'enable')]:8.0f}/{grid[(ports, v, 'disable')]:<8.0f}"
+                        for v in vf_grid)
+        print(f"  {ports:5} {grid[(ports, 0, 'probe')]:9.0f}{cells}")
+    print()
+    report_growth("probe over ports", "port", list(port_grid),
+                  [grid[(p, 0, "probe")] for p in port_grid], "ms")
+    for ports in port_grid:
+        for step in ("enable", "disable"):
+            report_growth(f"sriov {step} over VFs (ports={ports})", "VF", list(vf_grid),
+                          [grid[(ports, v, step)] for v in vf_grid], "ms")
 
 
 def anchor(repeat):
@@ -183,7 +238,8 @@ def main():
     scaling(args.repeat)
     anchor(args.repeat)
     with open(os.path.join(OUT, "bench.json"), "w", encoding="utf-8") as out:
-        json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": ROWS}, out, indent=1)
+        json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": ROWS,
+                   "growth": GROWTH}, out, indent=1)
     print(f"JSON: {os.path.join(OUT, 'bench.json')}")
     return 0
 

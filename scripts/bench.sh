@@ -8,7 +8,9 @@
 # igb with the upstream igb driver as a side-by-side anchor. Table on the
 # terminal, JSON in build/bench/bench.json. Run after `make check`.
 # --cold first times a build from nothing (fresh download, no ccache, a build
-# folder of its own) phase by phase: fetch, QEMU, Linux, initramfs, tests.
+# folder of its own) phase by phase: fetch, worktrees, QEMU, Linux, initramfs,
+# tests; the rows join the table and the JSON, the logs stay in
+# build/bench/cold.*/, the cold build itself is removed.
 source "$(dirname "$0")/lib.sh"
 
 cold=0 args=()
@@ -25,14 +27,23 @@ done
 mkdir -p "$BUILD/bench"
 
 if [ "$cold" = 1 ]; then
+	# The cold build lives in a folder of its own; its logs stay, its 3 GB go.
 	cold_dir=$(mktemp -d "$BUILD/bench/cold.XXXXXX")
-	report=$BUILD/bench/cold.txt
+	report=$BUILD/bench/cold.tsv
 	: >"$report"
 	for step in fetch worktrees qemu linux initramfs check; do
 		start=$(date +%s.%N)
+		status=ok
 		BUILD_DIR=$cold_dir/build XDG_CACHE_HOME=$cold_dir/cache CCACHE_DISABLE=1 \
-			make -C "$TOP" "$step" >"$cold_dir/$step.log" 2>&1 || warn "cold $step failed (log: $cold_dir/$step.log)"
-		printf '  cold     %-44s %12.1f s\n' "$step" "$(echo "$(date +%s.%N) - $start" | bc)" | tee -a "$report"
+			make -C "$TOP" "$step" >"$cold_dir/$step.log" 2>&1 || status=failed
+		seconds=$(echo "$(date +%s.%N) - $start" | bc)
+		note=$status
+		[ "$step" = check ] && note="$status: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$cold_dir/$step.log" | tail -n 1)"
+		printf '%s\t%s\t%s\n' "$step" "$seconds" "$note" >>"$report"
+		printf '  cold     %-44s %12.1f s      %s\n' "$step" "$seconds" "$note"
+		[ "$status" = ok ] || { warn "cold $step failed (log: $cold_dir/$step.log)"; break; }
 	done
+	rm -rf "$cold_dir/build" "$cold_dir/cache"
+	args+=(--cold-report "$report")
 fi
 exec /usr/bin/python3 "$TOP/tests/host/bench.py" "${args[@]}"

@@ -4,7 +4,7 @@ printed as a table; JSON in build/bench/bench.json. Timings are wall-clock on
 this machine under TCG: compare figures of one run with each other (the igb
 rows are the peer), not across machines.
 
-    bench.py [--skip-warm] [--repeat N]"""
+    bench.py [--skip-warm] [--repeat N] [--events N] [--cold-report FILE]"""
 
 import argparse
 import json
@@ -221,16 +221,30 @@ def anchor(repeat):
         row("anchor", f"{name}: link toggle seen in guest", toggles, "ms")
 
 
+def cold(report):
+    """The rows scripts/bench.sh --cold measured: one per step, then the total."""
+    total = 0.0
+    with open(report, encoding="utf-8") as src:
+        for line in src:
+            step, seconds, note = line.rstrip("\n").split("\t", 2)
+            total += float(seconds)
+            row("cold", f"from nothing: {step}", [seconds], "s", note)
+    row("cold", "from nothing: total", [total], "s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-warm", action="store_true", help="skip the rebuild figures")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions where it makes sense")
     parser.add_argument("--events", type=int, default=10000, help="events per injection run")
+    parser.add_argument("--cold-report", help="the cold build's step times (from scripts/bench.sh --cold)")
     args = parser.parse_args()
     if args.repeat < 1 or args.events < 1:
         parser.error("--repeat and --events must be at least 1")
     os.makedirs(OUT, exist_ok=True)
     print(f"  {'section':8} {'figure':44} {'median':>12} unit")
+    if args.cold_report:
+        cold(args.cold_report)
     if not args.skip_warm:
         warm(args.repeat)
     guest_phases()

@@ -119,7 +119,7 @@ def events(count):
         try:
             pf = first_pf(guest)
             for via in ("qmp", "doorbell"):
-                values = bench_lines(guest, {"BENCH": "events", "PF": pf, "COUNT": count, "VIA": via, "WAIT_S": 120})
+                values = bench_lines(guest, {"BENCH": "events", "PF": pf, "COUNT": count, "VIA": via, "WAIT_S": 60})
                 seconds = float(values["elapsed_us"][0]) / 1e6
                 delivered = int(values["events_delivered"][0])
                 note = (f"dropped {values['events_dropped'][0]}, unaccounted {values['events_unaccounted'][0]}, "

@@ -13,10 +13,8 @@ import os
 import re
 import sys
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
-QEMU = (os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu"))
-LINUX = (os.environ.get("LINUX_SRC") or os.path.join(BUILD, "linux"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "host"))
+from paths import LINUX_TREE as LINUX, QEMU_TREE as QEMU, TOP  # noqa: E402  pylint: disable=wrong-import-position
 SPEC = os.path.join(TOP, "docs", "pci-ice-mp-spec.md")
 
 QEMU_HEADERS = ["include/hw/net/pci-ice-mp-regs.h", "include/hw/net/pci_ice_mp_regs.h",

@@ -15,12 +15,7 @@ import sys
 import time
 
 from guest import Guest
-
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
-QEMU_TREE = (os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu"))
-LINUX_TREE = (os.environ.get("LINUX_SRC") or os.path.join(BUILD, "linux"))
-QEMU_PYTHON = os.path.join(QEMU_TREE, "python")
+from paths import BUILD, LINUX_TREE, QEMU_TREE, TOP
 OUT = os.path.join(BUILD, "bench")
 ROWS = []
 
@@ -45,7 +40,7 @@ def timed(cmd, env=None):
 def boot(name, run_args):
     os.makedirs(OUT, exist_ok=True)
     start = time.monotonic()
-    guest = Guest(TOP, QEMU_PYTHON, run_args, os.path.join(OUT, f"{name}.console.log"))
+    guest = Guest(run_args, os.path.join(OUT, f"{name}.console.log"))
     return guest, time.monotonic() - start
 
 

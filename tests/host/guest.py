@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from paths import BUILD, QEMU_PYTHON, TOP
+
 # Reports on the console that fail a run whatever the tests said.
 KERNEL_ISSUE = re.compile(
     r"(WARNING: |BUG: |Oops|Kernel panic|general protection fault|"
@@ -28,15 +30,15 @@ class GuestError(Exception):
 class Guest:
     """A guest booted with the arguments scripts/run-qemu.sh --print-args gives."""
 
-    def __init__(self, top, qemu_python, run_args, console_log, boot_timeout=180):
-        sys.path.insert(0, qemu_python)
+    def __init__(self, run_args, console_log, boot_timeout=180):
+        sys.path.insert(0, QEMU_PYTHON)
         from qemu.machine import QEMUMachine  # pylint: disable=import-outside-toplevel
-        argv = subprocess.run([os.path.join(top, "scripts", "run-qemu.sh"), "--print-args",
+        argv = subprocess.run([os.path.join(TOP, "scripts", "run-qemu.sh"), "--print-args",
                                "--mode", "test"] + run_args,
                               check=True, capture_output=True, text=True).stdout.splitlines()
         self.command = argv
         self.vm = QEMUMachine(argv[0], args=argv[1:], name=f"icemp-{os.getpid()}",
-                              base_temp_dir=os.path.join(top, "build"))
+                              base_temp_dir=BUILD)
         self.vm.set_console()
         self.console_log = open(console_log, "w", encoding="utf-8", errors="replace")
         self.issues = []

@@ -15,10 +15,7 @@ import time
 
 import results
 from guest import Guest, GuestError
-
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = (os.environ.get("BUILD_DIR") or os.path.join(TOP, "build"))
-QEMU_PYTHON = os.path.join((os.environ.get("QEMU_SRC") or os.path.join(BUILD, "qemu")), "python")
+from paths import BUILD
 OUT = os.path.join(BUILD, "results")
 
 PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",
@@ -102,7 +99,7 @@ def run_config(cfg, phases, self_check):
     start = time.monotonic()
     failed = False
     try:
-        guest = Guest(TOP, QEMU_PYTHON, cfg["run_args"], log)
+        guest = Guest(cfg["run_args"], log)
     except Exception as err:  # pylint: disable=broad-except
         results.record("boot", "guest reaches the test agent", "fail", cfg["name"],
                        time.monotonic() - start, f"{err}\nconsole: {log}")

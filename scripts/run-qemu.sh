@@ -60,9 +60,9 @@ kernel=$LINUX_BUILD/arch/x86/boot/bzImage
 qemu=$QEMU_BUILD/qemu-system-x86_64
 for f in "$kernel" "$INITRAMFS" "$qemu"; do [ -e "$f" ] || die "$f missing: run 'make build' first"; done
 
-# -nodefaults: q35's default CD-ROM (no medium) costs SeaBIOS ~32 s of ATAPI
-# timeouts under TCG before the kernel starts.
-args=(-machine q35 -accel tcg -smp "$cpus" -m "${mem}M" -nodefaults -no-reboot -nic none
+# -nodefaults: no default NIC, VGA or CD-ROM; q35's empty CD-ROM alone costs
+# SeaBIOS ~32 s of ATAPI timeouts under TCG before the kernel starts.
+args=(-machine q35 -accel tcg -smp "$cpus" -m "${mem}M" -nodefaults -no-reboot
 	-kernel "$kernel" -initrd "$INITRAMFS"
 	-append "console=ttyS0 loglevel=5 panic=-1 icemp.mode=$mode${append:+ $append}")
 if [ "$numa_nodes" -gt 1 ]; then

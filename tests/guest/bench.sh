@@ -10,7 +10,7 @@
 now() { icemp-bench now; }
 us_since() { echo $((($(now) - $1) / 1000)); }
 report() { echo "@@BENCH $1 $2"; }
-wait_carrier() { # netdev value: tight poll, bounded (about 10 s)
+wait_carrier() { # netdev value: tight poll, bounded at 5000 reads
 	tries=5000
 	while [ "$(cat "/sys/class/net/$1/carrier")" != "$2" ] && [ $tries -gt 0 ]; do tries=$((tries - 1)); done
 	[ $tries -gt 0 ]

@@ -2,22 +2,33 @@
 #
 #   make run      build everything from nothing and boot the demo guest
 #   make check    build everything and run the full test suite
+#   make check-mutants  prove the suite fails on each deliberately broken
+#                 device/driver of tests/mutants/ (names the check that caught it)
 #
 # Variables: QEMU_SRC=/path LINUX_SRC=/path (your git checkouts instead of the
 # Debian base trees), RUN_ARGS="..." (scripts/run-qemu.sh options),
-# TEST_ARGS="..." (scripts/run-tests.sh options), KASAN=1, FORCE=1.
+# TEST_ARGS="..." (scripts/run-tests.sh options), MUTANT_ARGS="..."
+# (scripts/check-mutants.sh options), KASAN=1, FORCE=1.
 
 SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE
 
-.PHONY: run check build deps fetch worktrees qemu linux initramfs export check-export bench clean help
+.PHONY: run check check-mutants build deps fetch worktrees qemu linux initramfs export check-export bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
 
-check: build
+# The test selection is validated in seconds, before anything is built.
+check:
+	$(S)/run-tests.sh --check-args $(TEST_ARGS)
+	$(MAKE) build
 	$(S)/run-tests.sh $(TEST_ARGS)
+
+check-mutants:
+	$(S)/check-mutants.sh --check-args $(MUTANT_ARGS)
+	$(MAKE) build
+	$(S)/check-mutants.sh $(MUTANT_ARGS)
 
 build: qemu linux initramfs
 

@@ -1,45 +1,88 @@
 #!/usr/bin/env bash
 # Usage: scripts/run-tests.sh [--host-only | --guest-only] [--config NAME]...
-#                             [--phase N]... [--full] [--list]
+#                             [--phase N]... [--full] [--shard K/N]
+#                             [--list [--json]] [--check-args]
 #
 # Runs the test suite against what `make build` produced and prints one TAP
 # line per check, then `N passed, N failed`; exits non-zero on any failure.
-# Host checks: the exported series equal the work trees, checkpatch on every
-# patch of both series (--strict for Linux), the register contract agrees in the
-# spec and both headers, the pci-ice-mp qtest. Guest checks (tests/host/phases.py):
-# a guest per configuration of the matrix, KUnit results from boot, the runner
-# self-check, phases 1 probe, 2 events, 3 SR-IOV, 4 reset, 5 cycles, and a scan
-# of the console for kernel reports. --full (or ICEMP_FULL=1) adds the long
-# matrix; --config/--phase pick a part; --list shows the configurations.
-# Results: build/results/results.json; console logs of failed guests are kept
-# as build/results/<config>.console.log.
+# The verdict is a function of the recorded results only: a crash of the
+# runner, a timeout, a guest that died, a phase that ran fewer or more checks
+# than it planned, or no result at all is a recorded failure with a reason.
+#
+# Host checks: the exported series equal the work trees and the work trees
+# have no uncommitted changes (so what was tested is the patch files),
+# checkpatch on every patch of both series (--strict for Linux), the register
+# contract agrees in the spec and both headers, the pci-ice-mp qtest (its plan
+# and every case). Guest checks (tests/host/phases.py): a guest per
+# configuration of the matrix; per console window (boot, KUnit, each phase,
+# drain) a "no kernel reports" check; KUnit from boot; phases 1 probe,
+# 2 events, 3 SR-IOV, 4 reset, 5 cycles; at the end, no QEMU left running.
+#
+#   --host-only, --guest-only   one half only
+#   --config NAME, --phase N    a part of the matrix (repeatable; see --list)
+#   --full                      add the long matrix (or ICEMP_FULL=1)
+#   --shard K/N                 the K-th of N shares of the configurations
+#                               (host checks run in shard 1 only)
+#   --list [--json]             print the selected configurations and exit
+#   --check-args                validate the arguments and exit (make check
+#                               runs this before it builds anything)
+#
+# Timeouts are deadlines in seconds times ICEMP_TIMEOUT_SCALE (default 1; 4
+# with KASAN=1). Results: build/results/results.json and results.junit.xml;
+# console and agent logs of failed guests: build/results/<config>.*.log.
 source "$(dirname "$0")/lib.sh"
 
-host=1 guest=1 phase_args=()
+host=1 guest=1 list=0 check_only=0 shard="" phase_args=() list_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) guest=0 ;;
 	--guest-only) host=0 ;;
 	--config | --phase) need_value "$@"; phase_args+=("$1" "$2"); shift ;;
+	--shard) need_value "$@"; shard=$2; phase_args+=("$1" "$2"); shift ;;
 	--full) phase_args+=(--full) ;;
-	--list) exec /usr/bin/python3 "$TOP/tests/host/phases.py" --list ;;
+	--list) list=1 ;;
+	--json) list_args+=(--json) ;;
+	--check-args) check_only=1 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
 	shift
 done
+[ "$host" = 1 ] || [ "$guest" = 1 ] || die "--host-only and --guest-only together would run nothing"
+[ ${#list_args[@]} = 0 ] || [ "$list" = 1 ] || die "--json goes with --list"
+if [ "$guest" = 0 ] && [ ${#phase_args[@]} -gt 0 ]; then
+	die "--host-only runs no configuration: --config/--phase/--full/--shard do not apply"
+fi
+phases() { /usr/bin/python3 "$TOP/tests/host/phases.py" "$@"; }
+if [ "$list" = 1 ]; then
+	phases --list "${list_args[@]}" "${phase_args[@]}"
+	exit
+fi
+phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
+[ "$check_only" = 1 ] && exit 0
+# Host checks run once: in the first shard.
+case "$shard" in "" | 1/*) ;; *) host=0 ;; esac
 
 mkdir -p "$BUILD/results"
 export ICEMP_RESULTS=$BUILD/results/results.jsonl
-rm -f "$ICEMP_RESULTS"
+rm -f "$ICEMP_RESULTS" "$BUILD/results/results.json" "$BUILD/results/results.junit.xml"
 record() { /usr/bin/python3 "$TOP/tests/host/results.py" record "$@"; }
 
 check_series_export() {
-	local out
+	local out tree dirty=""
 	if out=$("$TOP/scripts/export-series.sh" --check 2>&1); then
 		record series "committed patches equal the work trees (format-patch)" pass
 	else
 		record series "committed patches equal the work trees (format-patch)" fail --why "$(tail -20 <<<"$out")"
+	fi
+	for tree in "$QEMU_TREE" "$LINUX_TREE"; do
+		tree_is_clean "$tree" || dirty+="$tree: $(git -C "$tree" status --porcelain --untracked-files=no | head -5 | tr '\n' ' ')"$'\n'
+	done
+	if [ -z "$dirty" ]; then
+		record series "work trees have no uncommitted changes (what was built is the series)" pass
+	else
+		record series "work trees have no uncommitted changes (what was built is the series)" fail \
+			--why "uncommitted changes were built and tested, not the patch files:"$'\n'"$dirty"
 	fi
 }
 
@@ -59,21 +102,37 @@ check_checkpatch() { # name tree patch-dir options...
 }
 
 check_qtest() {
-	local bin=$QEMU_BUILD/tests/qtest/pci-ice-mp-test out status line
+	local bin=$QEMU_BUILD/tests/qtest/pci-ice-mp-test out status line plan="" ran=0
 	if [ ! -x "$bin" ]; then
 		record qtest "pci-ice-mp-test built" fail --why "$bin missing (no qtest in the QEMU series?)"
 		return
 	fi
 	status=0
-	out=$(cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout 600 "$bin" --tap -k 2>&1) || status=$?
+	out=$(cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout $((600 * ${ICEMP_TIMEOUT_SCALE:-1})) "$bin" --tap -k 2>&1) || status=$?
 	while IFS= read -r line; do
 		case "$line" in
-		"ok "*" # SKIP"*) record qtest "${line#ok * }" skip --why "${line#* # SKIP}" ;;
-		"ok "*) record qtest "$(sed -E 's/^ok [0-9]+ //' <<<"$line")" pass ;;
-		"not ok "*) record qtest "$(sed -E 's/^not ok [0-9]+ //' <<<"$line")" fail --why "$(grep -E '^(#|\*\*)' <<<"$out" | tail -10)" ;;
+		1..*) [ -z "$plan" ] && plan=${line#1..} ;;
+		"ok "*" # SKIP"*) ran=$((ran + 1)); record qtest "$(sed -E 's/^ok [0-9]+ //; s/ # SKIP.*//' <<<"$line")" skip --why "${line#* # SKIP}" ;;
+		"ok "*) ran=$((ran + 1)); record qtest "$(sed -E 's/^ok [0-9]+ //' <<<"$line")" pass ;;
+		"not ok "*) ran=$((ran + 1)); record qtest "$(sed -E 's/^not ok [0-9]+ //' <<<"$line")" fail --why "$(grep -E '^(#|\*\*)' <<<"$out" | tail -10)" ;;
 		esac
 	done <<<"$out"
-	[ "$status" = 0 ] || record qtest "pci-ice-mp-test exit status" fail --why "exit status $status"$'\n'"$(tail -15 <<<"$out")"
+	if [ "$status" = 0 ] && [ -n "$plan" ] && [ "$plan" = "$ran" ] && [ "$ran" -gt 0 ]; then
+		record qtest "pci-ice-mp-test ran its plan ($ran of $plan), exit status 0" pass
+	else
+		record qtest "pci-ice-mp-test ran its plan ($ran of ${plan:-no plan}), exit status 0" fail \
+			--why "exit status $status"$'\n'"$(tail -15 <<<"$out")"
+	fi
+}
+
+# The guest runs the test files baked into the initramfs: rebuild it when any is newer.
+refresh_initramfs() {
+	local newer
+	newer=$(find "$TOP/tests/guest" -newer "$INITRAMFS" -type f 2>/dev/null | head -3)
+	if [ ! -f "$INITRAMFS" ] || [ -n "$newer" ]; then
+		log "initramfs older than ${newer:-nothing (missing)}: rebuilding it"
+		"$TOP/scripts/build-initramfs.sh" >&2
+	fi
 }
 
 if [ "$host" = 1 ]; then
@@ -88,6 +147,13 @@ if [ "$host" = 1 ]; then
 	check_qtest
 fi
 if [ "$guest" = 1 ]; then
-	/usr/bin/python3 "$TOP/tests/host/phases.py" --self-check "${phase_args[@]}" || true
+	if ! out=$(refresh_initramfs 2>&1); then
+		record runner "initramfs with the current guest test files" fail --why "$(tail -20 <<<"$out")"
+	else
+		status=0
+		phases "${phase_args[@]}" || status=$?
+		[ "$status" = 0 ] || record runner "the guest runner completed" fail \
+			--why "tests/host/phases.py exited with status $status (the traceback is above)"
+	fi
 fi
 /usr/bin/python3 "$TOP/tests/host/results.py" summary "$BUILD/results/results.json"

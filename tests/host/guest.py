@@ -1,26 +1,56 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """One booted test guest: QEMU started with QEMU's own python machine package,
-the serial console as the channel to the guest's test agent, QMP for the host
-side of the tests, and a scan of everything the kernel prints for reports that
-fail the run (WARN, BUG, lockdep, KASAN, kmemleak, ...)."""
+two serial ports and QMP.
+
+- ttyS0 is the kernel console. Everything the kernel prints is logged and
+  scanned for reports that fail the run (WARN, BUG, lockdep, KASAN, kmemleak,
+  ...). The console is cut into windows (boot, each phase, the drain before
+  shutdown): the agent writes a marker into the kernel log (/dev/kmsg) at the
+  end of a window and the host reads the console up to that marker, so every
+  kernel line is attributed to the window it was printed in, whatever the
+  timing of the two channels.
+- ttyS1 carries the test agent's protocol only (tests/guest/agent.sh): test
+  output, `@@QMP`/`@@HOST` requests and `@@END <tag> <status>` lines. No
+  printk can land in it.
+
+Every timeout is a deadline in seconds multiplied by ICEMP_TIMEOUT_SCALE.
+QEMU runs under `setpriv --pdeathsig KILL`, so it dies with the runner even
+when the runner is killed; every other path kills it explicitly."""
 
 import json
 import os
 import re
 import select
+import signal
+import socket
 import subprocess
 import sys
 import time
 
 from paths import BUILD, QEMU_PYTHON, TOP
 
-# Reports on the console that fail a run whatever the tests said.
+# Reports on the console that fail a window whatever the tests said.
 KERNEL_ISSUE = re.compile(
-    r"(WARNING: |BUG: |Oops|Kernel panic|general protection fault|"
+    r"(WARNING: |BUG: |Oops|Kernel panic|general protection fault|Call Trace:|RIP: |"
     r"possible circular locking|possible recursive locking|inconsistent lock state|"
     r"suspicious RCU usage|sleeping function called from invalid context|"
-    r"KASAN: |UBSAN: |unreferenced object 0x|kernel BUG at|list_add corruption|"
-    r"list_del corruption|refcount_t: |ODEBUG: )")
+    r"KASAN: |UBSAN: |KFENCE: |unreferenced object 0x|kernel BUG at|list_add corruption|"
+    r"list_del corruption|refcount_t: |ODEBUG: |ref_tracker: |INFO: task .* blocked|"
+    r"rcu: INFO: |hung_task|soft lockup|hard LOCKUP)")
+END_LINE = re.compile(r"^@@END (\S+) (-?\d+)(?: (.*))?$")
+
+
+def timeout_scale():
+    """ICEMP_TIMEOUT_SCALE: a whole number from 1 to 20 (default 1)."""
+    text = os.environ.get("ICEMP_TIMEOUT_SCALE", "1") or "1"
+    if not re.fullmatch(r"[1-9][0-9]?", text) or int(text) > 20:
+        raise ValueError(f"ICEMP_TIMEOUT_SCALE={text!r}: must be a whole number from 1 to 20")
+    return int(text)
+
+
+SCALE = timeout_scale()
+# PIDs of every QEMU this process started; the runner checks at its end that none is left.
+STARTED = []
 
 
 class GuestError(Exception):
@@ -28,87 +58,148 @@ class GuestError(Exception):
 
 
 class Guest:
-    """A guest booted with the arguments scripts/run-qemu.sh --print-args gives."""
+    """A guest booted with the arguments scripts/run-qemu.sh --print-args gives.
+    Boots in the constructor (GuestError on a timeout: QEMU is killed first);
+    close() always ends QEMU."""
 
-    def __init__(self, run_args, console_log, boot_timeout=180):
+    def __init__(self, run_args, log_prefix, boot_timeout=180):
         sys.path.insert(0, QEMU_PYTHON)
         from qemu.machine import QEMUMachine  # pylint: disable=import-outside-toplevel
-        argv = subprocess.run([os.path.join(TOP, "scripts", "run-qemu.sh"), "--print-args",
-                               "--mode", "test"] + run_args,
-                              check=True, capture_output=True, text=True).stdout.splitlines()
+        proc = subprocess.run([os.path.join(TOP, "scripts", "run-qemu.sh"), "--print-args",
+                               "--mode", "test"] + run_args, check=False, capture_output=True, text=True)
+        self.notes = [line for line in proc.stderr.splitlines() if line.strip()]
+        if proc.returncode != 0:
+            raise GuestError("run-qemu.sh --print-args failed: " + " / ".join(self.notes[-5:]))
+        argv = proc.stdout.splitlines()
+        self.agent, agent_qemu = socket.socketpair()
+        os.set_inheritable(agent_qemu.fileno(), True)
+        # The console (ttyS0) is QEMUMachine's; the agent port is the second -serial: ttyS1.
+        args = argv[1:] + ["-chardev", f"socket,id=agent,fd={agent_qemu.fileno()}",
+                           "-serial", "chardev:agent"]
         self.command = argv
-        self.vm = QEMUMachine(argv[0], args=argv[1:], name=f"icemp-{os.getpid()}",
-                              base_temp_dir=BUILD)
+        self.vm = QEMUMachine(argv[0], args=args, name=f"icemp-{os.getpid()}-{len(STARTED)}",
+                              base_temp_dir=BUILD, wrapper=["setpriv", "--pdeathsig", "KILL", "--"])
         self.vm.set_console()
-        self.console_log = open(console_log, "w", encoding="utf-8", errors="replace")
-        self.issues = []
-        self._pending = b""
-        self.vm.launch()
-        # A QMP command that does not answer is a failure, not a hang.
-        self.vm._qmp.settimeout(60)  # pylint: disable=protected-access
-        self.sock = self.vm.console_socket
-        self.read_until(lambda line: line == "@@AGENT-READY", boot_timeout, "boot")
-
-    # --- console ------------------------------------------------------------
-    def _lines(self, deadline):
-        """Yields console lines until the deadline passes (then GuestError)."""
-        while True:
-            while b"\n" in self._pending:
-                raw, self._pending = self._pending.split(b"\n", 1)
-                line = raw.decode("utf-8", "replace").rstrip("\r")
-                self.console_log.write(line + "\n")
-                self.console_log.flush()
-                if KERNEL_ISSUE.search(line):
-                    self.issues.append(line.strip())
-                yield line
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise GuestError("timed out waiting for the guest")
-            ready, _, _ = select.select([self.sock], [], [], min(left, 1.0))
-            if ready:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise GuestError("the guest console closed (QEMU exited?)")
-                self._pending += data
-            elif not self.vm.is_running():
-                raise GuestError(f"QEMU exited with status {self.vm.exitcode()}")
-
-    def read_until(self, stop, timeout, what):
-        out = []
+        self.console_log = open(log_prefix + ".console.log", "w", encoding="utf-8", errors="replace")
+        self.agent_log = open(log_prefix + ".agent.log", "w", encoding="utf-8", errors="replace")
+        self.window_issues = []
+        self._console_buf = self._agent_buf = b""
+        self._console_lines, self._agent_lines = [], []
+        self._console_eof = False
         try:
-            for line in self._lines(time.monotonic() + timeout):
-                if stop(line):
-                    return out
-                out.append(line)
+            self.vm.launch()
+            STARTED.append(self.vm.get_pid())
+            agent_qemu.close()
+            # A QMP command that does not answer is a failure, not a hang.
+            self.vm._qmp.settimeout(60 * SCALE)  # pylint: disable=protected-access
+            self.console = self.vm.console_socket
+            deadline = time.monotonic() + boot_timeout * SCALE
+            while self._agent_line(deadline, "boot: waiting for @@AGENT-READY") != "@@AGENT-READY":
+                pass
         except GuestError as err:
-            raise GuestError(f"{what}: {err}") from err
-        return out
+            self.close()
+            raise GuestError(self.with_issues(str(err))) from err
+        except BaseException:
+            self.close()
+            raise
+
+    # --- the two channels ------------------------------------------------------
+    def _pump(self, deadline, what):
+        """Reads what either channel has (waiting until the deadline for something)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise GuestError(f"{what}: no answer within the deadline")
+        socks = [self.agent] + ([] if self._console_eof else [self.console])
+        ready, _, _ = select.select(socks, [], [], min(left, 1.0))
+        if not ready and not self.vm.is_running():
+            raise GuestError(f"{what}: QEMU exited with status {self.vm.exitcode()}")
+        for sock in ready:
+            data = sock.recv(65536)
+            if sock is self.agent:
+                if not data:
+                    raise GuestError(f"{what}: the agent channel closed (QEMU exited?)")
+                self._agent_buf = self._split(self._agent_buf + data, self._agent_lines, self.agent_log)
+            elif not data:
+                self._console_eof = True
+            else:
+                self._console_buf = self._split(self._console_buf + data, self._console_lines,
+                                                self.console_log)
+
+    def _split(self, buf, lines, log):
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            log.write(line + "\n")
+            lines.append(line)
+        log.flush()
+        return buf
+
+    def _agent_line(self, deadline, what):
+        while not self._agent_lines:
+            self._pump(deadline, what)
+        return self._agent_lines.pop(0)
+
+    def _console_until(self, marker, deadline, what):
+        """Consumes console lines into the current window up to the marker line."""
+        while True:
+            while self._console_lines:
+                line = self._console_lines.pop(0)
+                if KERNEL_ISSUE.search(line):
+                    self.window_issues.append(line.strip())
+                if line.endswith(marker):
+                    return
+            if self._console_eof:
+                raise GuestError(f"{what}: the console closed before {marker!r}")
+            self._pump(deadline, what)
+
+    def with_issues(self, text):
+        """text plus the kernel reports of the open window and of console lines
+        not yet attributed: what a guest that died or timed out printed last."""
+        issues = self.window_issues + [line.strip() for line in self._console_lines
+                                       if KERNEL_ISSUE.search(line)]
+        return text + "".join(f"\n  kernel: {line}" for line in issues[:30])
 
     def send(self, text):
-        self.sock.sendall(text.encode() + b"\n")
+        self.agent.sendall(text.encode() + b"\n")
+
+    # --- console windows -------------------------------------------------------------
+    def end_window(self, name, timeout=30):
+        """Closes the current console window at a kernel-log marker and opens
+        the next; returns the kernel report lines of the window closed."""
+        tag = f"mark-{name}"
+        deadline = time.monotonic() + timeout * SCALE
+        self.send(f"mark {tag}")
+        status, _ = self._until_end(tag, deadline, f"window {name}: marker")
+        if status != 0:
+            raise GuestError(f"window {name}: the agent could not write the kernel-log marker")
+        self._console_until(f"icemp-mark {tag}", deadline, f"window {name}: console marker")
+        issues, self.window_issues = self.window_issues, []
+        return issues
 
     # --- the agent protocol -----------------------------------------------------
+    def _until_end(self, tag, deadline, what, on_line=None):
+        lines = []
+        while True:
+            line = self._agent_line(deadline, what)
+            match = END_LINE.match(line)
+            if match and match.group(1) == tag:
+                return int(match.group(2)), lines
+            if line.startswith("@@END "):
+                raise GuestError(f"{what}: unexpected end line {line!r}")
+            if line.startswith("@@QMP "):
+                self.send(self._qmp_request(line[6:]))
+            elif line.startswith("@@HOST "):
+                self.send(self._host_request(line[7:].split()))
+            else:
+                lines.append(line)
+                if on_line:
+                    on_line(line)
+
     def run(self, tag, test_file, env, timeout, on_line=None):
         """Runs a guest test file; answers its host requests; returns (status, lines)."""
-        env_words = " ".join(f"{k}={v}" for k, v in env.items())
+        env_words = " ".join(f"{k}={v}" for k, v in dict(env, TIMEOUT_SCALE=SCALE).items())
         self.send(f"run {tag} {test_file} {env_words}")
-        lines = []
-        deadline = time.monotonic() + timeout
-        try:
-            for line in self._lines(deadline):
-                if line.startswith(f"@@END {tag} "):
-                    return int(line.split()[2]), lines
-                if line.startswith("@@QMP "):
-                    self.send(self._qmp_request(line[6:]))
-                elif line.startswith("@@HOST "):
-                    self.send(self._host_request(line[7:].split()))
-                else:
-                    lines.append(line)
-                    if on_line:
-                        on_line(line)
-        except GuestError as err:
-            raise GuestError(f"{test_file}: {err}") from err
-        raise GuestError(f"{test_file}: no end marker")
+        return self._until_end(tag, time.monotonic() + timeout * SCALE, test_file, on_line)
 
     def _qmp_request(self, text):
         try:
@@ -144,10 +235,47 @@ class Guest:
             return f"@@ERR {type(err).__name__}: {err}"
         return f"@@ERR unknown host request {' '.join(words)}"
 
-    def shutdown(self):
+    def accelerator(self):
+        """'kvm' or 'tcg', as QEMU reports it."""
+        return "kvm" if self.vm.cmd("query-kvm").get("enabled") else "tcg"
+
+    def close(self):
+        """Ends QEMU on every path: QMP quit, else SIGKILL."""
         try:
-            self.vm.shutdown(timeout=10)
+            if self.vm.is_running():
+                self.vm.shutdown(timeout=10)
         except Exception:  # pylint: disable=broad-except
-            self.vm.kill()
-        # Whatever the kernel printed last still counts.
-        self.console_log.close()
+            pass
+        finally:
+            pid = self.vm.get_pid()
+            if pid is not None and self.vm.is_running():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.vm.kill()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self.agent.close()
+            self.console_log.close()
+            self.agent_log.close()
+
+
+def leftover_qemus():
+    """PIDs of QEMUs started by this process that are still alive."""
+    alive = []
+    for pid in STARTED:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        # A zombie is no QEMU left running.
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        alive.append(pid)
+    return alive

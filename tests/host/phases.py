@@ -2,27 +2,45 @@
 """Boots one guest per configuration of the matrix and runs the guest test
 phases in it (tests/guest/phase*.sh), recording every KTAP test point.
 
-    phases.py [--config NAME]... [--phase N]... [--full] [--self-check] [--list]
+    phases.py [--config NAME]... [--phase N]... [--full] [--shard K/N]
+              [--list [--json]] [--validate]
 
---full adds the long matrix (ICEMP_FULL=1 does the same). --self-check runs
-phase 1 expecting one port too many and passes only if phase 1 fails."""
+--full adds the long matrix (ICEMP_FULL=1 does the same). --shard K/N runs
+every N-th configuration of the selection, starting with the K-th (1-based),
+so a CI engine can fan the matrix out over N machines. --validate checks the
+selection and exits (0 when it would run something). --list prints the
+selected configurations (--json: as JSON, with their phases).
+
+Per configuration it records: the boot, "no kernel reports" for every console
+window (boot with probe and KUnit, KUnit read-out, each phase, the drain after
+the last phase), every KTAP point of every phase, and per phase one check that
+the phase declared its plan before its first point, ran exactly that many
+points and exited 0. A planned phase that never ran (the guest died, timed
+out, the runner broke) is a failed check with the reason. Exit status: 0 when
+the run completed (the verdict is in the results), non-zero when the runner
+itself broke."""
 
 import argparse
+import json
 import os
 import re
+import signal
 import sys
 import time
+import traceback
 
 import results
-from guest import Guest, GuestError
+from guest import Guest, GuestError, leftover_qemus
 from paths import BUILD
 OUT = os.path.join(BUILD, "results")
 
 PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",
           4: "phase4-reset.sh", 5: "phase5-cycles.sh"}
+# KUnit suites the guest kernel must have run at boot.
+KUNIT_SUITES = ("ice_mp",)
 
 
-def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4), env=None):
+def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4), env=None, kunit=False):
     run_args = ["--ports", str(ports), "--vfs", str(vfs), "--event-depth", str(depth)]
     nodes = ""
     if numa:
@@ -34,12 +52,12 @@ def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4
     if nodes:
         guest_env["NODES"] = nodes
     guest_env.update(env or {})
-    return {"name": name, "run_args": run_args, "env": guest_env, "phases": phases}
+    return {"name": name, "run_args": run_args, "env": guest_env, "phases": phases, "kunit": kunit}
 
 
 # The default matrix stays within about ten minutes on two cores.
 MATRIX = [
-    config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5),
+    config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5), kunit=True,
            env={"RESET_CYCLES": 100, "BIND_CYCLES": 100, "VF_CYCLES": 50}),
     config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
     config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
@@ -52,100 +70,199 @@ FULL_MATRIX = [
     config("numa2x2", devices=4, ports=4, vfs=8, numa=2, phases=(1, 2, 3)),
 ]
 
-KTAP_POINT = re.compile(r"^(ok|not ok) \d+ (.*?)(?: # (SKIP)\b ?(.*))?$")
+PLAN = re.compile(r"^1\.\.(\d+)(?: # SKIP ?(.*))?$")
+POINT = re.compile(r"^(ok|not ok) (\d+) (.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
 
 
-def run_phase(guest, cfg, phase, env, expect_failure=False):
-    """Runs one phase; records its test points; returns the list of failures."""
-    suite = f"phase{phase}"
-    test_file = PHASES[phase]
-    start = last = time.monotonic()
-    points, notes = [], []
+def check_window(guest, cfg, suite, what):
+    """Closes the guest's current console window with its 'no kernel reports' check."""
+    issues = guest.end_window(suite)
+    results.record(suite, f"no kernel reports on the console ({what})", "fail" if issues else "pass",
+                   cfg["name"], 0, "\n".join(issues[:30]))
 
-    def on_line(line):
-        nonlocal last
-        match = KTAP_POINT.match(line)
-        if match:
+
+class PhaseRun:
+    """The KTAP of one phase as it arrives: points, the plan and where it came."""
+
+    def __init__(self):
+        self.plan = None            # planned number of points
+        self.skip_all = None        # reason of "1..0 # SKIP reason"
+        self.plan_late = False      # a point came before the plan
+        self.points = []            # (result, name, why, seconds)
+        self.problems = []          # protocol problems: numbering, bail out
+        self.notes = []
+        self.last = time.monotonic()
+
+    def line(self, line):
+        plan = PLAN.match(line)
+        if plan and self.plan is None:
+            self.plan = int(plan.group(1))
+            self.skip_all = plan.group(2) if plan.group(2) is not None else None
+            return
+        if plan:
+            self.problems.append(f"a second plan line {line!r}")
+            return
+        point = POINT.match(line)
+        if point:
             now = time.monotonic()
-            points.append((match.group(1) == "ok", match.group(2), match.group(3), match.group(4) or "",
-                           now - last, list(notes)))
-            notes.clear()
-            last = now
-        elif line.startswith("# ") or line.startswith("1..0 # SKIP"):
-            notes.append(line)
-
-    issues_before = len(guest.issues)
-    status, _ = guest.run(suite, test_file, env, timeout=900, on_line=on_line)
-    if expect_failure:
-        return [p for p in points if not p[0]] or ([] if status == 0 else ["status"])
-    for ok, name, skip, why, duration, diag in points:
-        result = "skip" if skip else ("pass" if ok else "fail")
-        results.record(suite, name, result, cfg["name"], duration, why if skip else "\n".join(diag))
-    if not points:
-        results.record(suite, "ran test points", "skip" if status == 0 else "fail", cfg["name"],
-                       time.monotonic() - start, "\n".join(notes) or f"exit status {status}")
-    elif status != 0 and all(p[0] for p in points):
-        results.record(suite, "exit status", "fail", cfg["name"], 0, f"exit status {status}")
-    new_issues = guest.issues[issues_before:]
-    results.record(suite, "no kernel reports on the console", "fail" if new_issues else "pass",
-                   cfg["name"], 0, "\n".join(new_issues[:20]))
-    print(f"# {cfg['name']}/{suite}: {len(points)} checks in {time.monotonic() - start:.1f} s", flush=True)
-    return [p for p in points if not p[0]]
+            if self.plan is None:
+                self.plan_late = True
+            if int(point.group(2)) != len(self.points) + 1:
+                self.problems.append(f"point number {point.group(2)} where {len(self.points) + 1} was due")
+            if point.group(4) == "SKIP":
+                result, why = "skip", point.group(5) or "no reason given"
+            else:
+                result, why = ("pass" if point.group(1) == "ok" else "fail"), "\n".join(self.notes)
+            self.points.append((result, point.group(3), why, now - self.last))
+            self.notes.clear()
+            self.last = now
+        elif line.startswith("Bail out!"):
+            self.problems.append(line)
+        elif line.startswith("#"):
+            self.notes.append(line)
 
 
-def run_config(cfg, phases, self_check):
-    os.makedirs(OUT, exist_ok=True)
-    log = os.path.join(OUT, f"{cfg['name']}.console.log")
+def run_phase(guest, cfg, phase, timeout=900):
+    """Runs one phase; records its points, its plan check and its console window."""
+    suite = f"phase{phase}"
     start = time.monotonic()
-    failed = False
-    try:
-        guest = Guest(cfg["run_args"], log)
-    except Exception as err:  # pylint: disable=broad-except
-        results.record("boot", "guest reaches the test agent", "fail", cfg["name"],
-                       time.monotonic() - start, f"{err}\nconsole: {log}")
-        return False
-    results.record("boot", "guest reaches the test agent", "pass", cfg["name"], time.monotonic() - start)
-    print(f"# {cfg['name']}: {' '.join(guest.command)}", flush=True)
-    try:
-        if cfg is MATRIX[0] and not phases:
-            status, lines = guest.run("kunit", "kunit.sh", {}, timeout=60)
-            record_kunit(cfg, lines)
-        if self_check:
-            env = dict(cfg["env"], PORTS=cfg["env"]["PORTS"] + 1)
-            caught = run_phase(guest, cfg, 1, env, expect_failure=True)
-            results.record("self-check", "phase 1 fails when it expects one port too many",
-                           "pass" if caught else "fail", cfg["name"], 0,
-                           "" if caught else "phase 1 passed with a wrong port count")
-        for phase in cfg["phases"]:
-            if phases and phase not in phases:
-                continue
-            failed |= bool(run_phase(guest, cfg, phase, cfg["env"]))
-    except GuestError as err:
-        results.record("guest", "answered every request", "fail", cfg["name"], 0, f"{err}\nconsole: {log}")
-        failed = True
-    finally:
-        guest.shutdown()
-    if not failed and not guest.issues:
-        os.replace(log, log + ".passed")
-    return not failed
+    ktap = PhaseRun()
+    status, _ = guest.run(suite, PHASES[phase], cfg["env"], timeout, ktap.line)
+    for result, name, why, seconds in ktap.points:
+        results.record(suite, name, result, cfg["name"], seconds, why)
+    ran = len(ktap.points)
+    why = []
+    if ktap.plan is None:
+        why.append("no plan line (1..N) was printed")
+    elif ktap.plan_late:
+        why.append("the plan came after the first check: it must be declared up front")
+    elif ran != ktap.plan:
+        why.append(f"ran {ran} of {ktap.plan} planned checks")
+    if status != 0:
+        why.append(f"exit status {status}")
+    why += ktap.problems
+    if ktap.skip_all is not None and ktap.plan == 0 and not why:
+        results.record(suite, "skipped", "skip", cfg["name"], 0, ktap.skip_all)
+    else:
+        results.record(suite, f"ran every planned check ({ran} of {ktap.plan}), exit status 0",
+                       "fail" if why else "pass", cfg["name"], time.monotonic() - start,
+                       "\n".join(why + ktap.notes[-10:]) if why else "")
+    check_window(guest, cfg, suite, suite)
+    print(f"# {cfg['name']}/{suite}: {ran} checks in {time.monotonic() - start:.1f} s", flush=True)
 
 
-def record_kunit(cfg, lines):
-    suite = None
-    count = 0
+def record_kunit(guest, cfg):
+    """The KUnit suites that ran at boot (debugfs): every case, the suite
+    result, the suite's plan, and that each expected suite ran."""
+    status, lines = guest.run("kunit", "kunit.sh", {}, 60)
+    suite, plan, cases, seen = None, None, 0, set()
+    why = [] if status == 0 else [f"kunit.sh exit status {status}"]
     for line in lines:
         text = line.strip()
+        indented = line.startswith(("    ", "\t"))
         if text.startswith("# Subtest:"):
-            suite = text.split(":", 1)[1].strip()
+            suite, plan, cases = text.split(":", 1)[1].strip(), None, 0
             continue
-        match = KTAP_POINT.match(text)
-        if match and suite and line.startswith(("    ", "\t")):
-            result = "skip" if match.group(3) else ("pass" if match.group(1) == "ok" else "fail")
-            results.record("kunit", f"{suite}.{match.group(2)}", result, cfg["name"])
-            count += 1
-    if count == 0:
-        results.record("kunit", "ice_mp suite ran at boot", "fail", cfg["name"], 0,
-                       "no KUnit results in /sys/kernel/debug/kunit")
+        plan_match = PLAN.match(text)
+        if plan_match and indented and suite:
+            plan = int(plan_match.group(1))
+            continue
+        match = POINT.match(text)
+        if not match or not suite:
+            continue
+        result = "skip" if match.group(4) == "SKIP" else ("pass" if match.group(1) == "ok" else "fail")
+        if indented:
+            results.record("kunit", f"{suite}.{match.group(3)}", result, cfg["name"],
+                           0, match.group(5) or "" if result == "skip" else "")
+            cases += 1
+        elif match.group(3) == suite:
+            problems = []
+            if result == "fail":
+                problems.append("the suite reported failure")
+            if plan is None or plan != cases:
+                problems.append(f"ran {cases} cases of a plan of {plan}")
+            results.record("kunit", f"{suite}: suite result and plan", "fail" if problems else "pass",
+                           cfg["name"], 0, "\n".join(problems))
+            seen.add(suite)
+            suite = None
+    for name in KUNIT_SUITES:
+        if name not in seen:
+            why.append(f"suite {name} has no results in /sys/kernel/debug/kunit")
+    results.record("kunit", f"expected suites ran at boot ({', '.join(KUNIT_SUITES)})",
+                   "fail" if why else "pass", cfg["name"], 0, "\n".join(why))
+    check_window(guest, cfg, "kunit", "KUnit read-out")
+
+
+def run_config(cfg, phases):
+    os.makedirs(OUT, exist_ok=True)
+    prefix = os.path.join(OUT, cfg["name"])
+    for old in (".console.log", ".agent.log", ".console.log.passed", ".agent.log.passed"):
+        if os.path.exists(prefix + old):
+            os.remove(prefix + old)
+    planned = [p for p in cfg["phases"] if not phases or p in phases]
+    done = []
+    start = time.monotonic()
+    guest = None
+    failure = None
+    fails_before = results.FAILS[cfg["name"]]
+    try:
+        guest = Guest(cfg["run_args"], prefix)
+        results.record("boot", "guest reaches the test agent", "pass", cfg["name"], time.monotonic() - start)
+        print(f"# {cfg['name']}: {guest.accelerator()}: {' '.join(guest.command)}", flush=True)
+        for note in guest.notes:
+            print(f"# {cfg['name']}: {note}", flush=True)
+        check_window(guest, cfg, "boot", "probe and KUnit")
+        if cfg["kunit"]:
+            record_kunit(guest, cfg)
+        for phase in planned:
+            run_phase(guest, cfg, phase)
+            done.append(phase)
+        check_window(guest, cfg, "drain", "after the last phase")
+    except GuestError as err:
+        failure = guest.with_issues(str(err)) if guest is not None else str(err)
+    except Exception:  # pylint: disable=broad-except
+        failure = "the runner broke:\n" + traceback.format_exc()
+    finally:
+        if guest is not None:
+            guest.close()
+    if failure:
+        stage = "boot" if guest is None else "guest"
+        results.record(stage, "the guest session completed", "fail", cfg["name"], time.monotonic() - start,
+                       f"{failure}\nconsole: {prefix}.console.log\nagent: {prefix}.agent.log")
+        for phase in planned:
+            if phase not in done:
+                results.record(f"phase{phase}", "ran", "fail", cfg["name"], 0,
+                               "not run: the guest session ended before it (see above)")
+    if results.FAILS[cfg["name"]] == fails_before:
+        for log in (".console.log", ".agent.log"):
+            if os.path.exists(prefix + log):
+                os.replace(prefix + log, prefix + log + ".passed")
+
+
+def select(args):
+    matrix = MATRIX + (FULL_MATRIX if args.full else [])
+    names = [cfg["name"] for cfg in matrix]
+    for name in args.config:
+        if name not in names:
+            raise ValueError(f"unknown configuration {name!r}; known: {', '.join(names)}"
+                             + ("" if args.full else " (--full adds: "
+                                + ", ".join(c["name"] for c in FULL_MATRIX) + ")"))
+    chosen = [cfg for cfg in matrix if not args.config or cfg["name"] in args.config]
+    if args.phase:
+        chosen = [cfg for cfg in chosen if set(cfg["phases"]) & set(args.phase)]
+        if not chosen:
+            raise ValueError(f"no selected configuration runs phase {', '.join(map(str, args.phase))}")
+    if args.shard:
+        shard, count = args.shard
+        chosen = chosen[shard - 1::count]
+    return chosen
+
+
+def shard_arg(text):
+    match = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)", text)
+    if not match or int(match.group(1)) > int(match.group(2)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N")
+    return int(match.group(1)), int(match.group(2))
 
 
 def main():
@@ -154,24 +271,47 @@ def main():
     parser.add_argument("--phase", action="append", type=int, default=[], choices=sorted(PHASES),
                         help="run only this phase")
     parser.add_argument("--full", action="store_true", default=os.environ.get("ICEMP_FULL") == "1")
-    parser.add_argument("--self-check", action="store_true")
-    parser.add_argument("--list", action="store_true", help="list the configurations")
+    parser.add_argument("--shard", type=shard_arg, help="K/N: run the K-th of N shares of the matrix")
+    parser.add_argument("--list", action="store_true", help="list the selected configurations")
+    parser.add_argument("--json", action="store_true", help="with --list: as JSON")
+    parser.add_argument("--validate", action="store_true", help="check the selection and exit")
     args = parser.parse_args()
-    matrix = MATRIX + (FULL_MATRIX if args.full else [])
+    if args.json and not args.list:
+        parser.error("--json goes with --list")
+    try:
+        chosen = select(args)
+    except ValueError as err:
+        parser.error(str(err))
     if args.list:
-        for cfg in matrix:
-            print(cfg["name"], " ".join(cfg["run_args"]), "phases", cfg["phases"])
+        if args.json:
+            print(json.dumps([{"name": c["name"], "phases": list(c["phases"]), "run_args": c["run_args"],
+                               "env": c["env"], "kunit": c["kunit"]} for c in chosen], indent=1))
+        else:
+            for cfg in chosen:
+                print(cfg["name"], " ".join(cfg["run_args"]), "phases", cfg["phases"])
         return 0
-    names = {cfg["name"] for cfg in matrix}
-    for name in args.config:
-        if name not in names:
-            parser.error(f"unknown configuration {name!r}; known: {', '.join(sorted(names))}")
-    ok = True
-    for cfg in matrix:
-        if args.config and cfg["name"] not in args.config:
-            continue
-        ok &= run_config(cfg, args.phase, args.self_check and cfg is matrix[0])
-    return 0 if ok else 1
+    if args.validate:
+        return 0
+    if not chosen:
+        # An empty shard is legal (more shards than configurations) and says so.
+        print("# this shard has no configuration to run", flush=True)
+    # SIGTERM/SIGHUP end the run through the same cleanup as an error.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda num, frame: sys.exit(128 + num))
+    try:
+        for cfg in chosen:
+            run_config(cfg, args.phase)
+    finally:
+        left = leftover_qemus()
+        results.record("runner", "every QEMU the runner started has exited",
+                       "fail" if left else "pass", "", 0,
+                       f"still running: {', '.join(map(str, left))} (killed now)" if left else "")
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,28 +1,38 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Test results of one `scripts/run-tests.sh` run: each check is printed as a TAP
 line and appended to a JSON-lines file ($ICEMP_RESULTS); `summary` writes the
-JSON results file and prints the plan and the closing `N passed, N failed`.
+JSON results file and JUnit XML beside it, and prints the plan and the closing
+`N passed, N failed`. The verdict is a function of the recorded results only:
+red when any check failed or when nothing was recorded.
 
     results.py record SUITE TEST pass|fail|skip [--config C] [--duration S] [--why TEXT]
-    results.py summary RESULTS.json"""
+    results.py summary RESULTS.json [JUNIT.xml]
+    results.py failed RESULTS.jsonl     (the failed checks, one per line)"""
 
+import collections
 import json
 import os
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 PATH = os.environ.get("ICEMP_RESULTS", "")
+# Failures recorded by this process, per configuration ("" = host checks).
+FAILS = collections.Counter()
 
 
 def record(suite, test, result, config="", duration=0.0, why=""):
     """Prints one TAP line and keeps the result."""
+    if result not in ("pass", "fail", "skip"):
+        raise ValueError(f"result must be pass, fail or skip, not {result!r}")
     name = f"{config}/{suite}: {test}" if config else f"{suite}: {test}"
     line = ("ok" if result != "fail" else "not ok") + f" - {name}"
     if result == "skip":
         line += f" # SKIP {why}"
     print(line, flush=True)
-    if result == "fail" and why:
-        for text in why.splitlines():
+    if result == "fail":
+        FAILS[config] += 1
+        for text in (why or "").splitlines():
             print(f"#   {text}", flush=True)
     if PATH:
         with open(PATH, "a", encoding="utf-8") as out:
@@ -31,16 +41,50 @@ def record(suite, test, result, config="", duration=0.0, why=""):
                                   "why": why, "time": time.time()}) + "\n")
 
 
-def summary(json_path):
-    rows = []
-    if PATH and os.path.exists(PATH):
-        with open(PATH, encoding="utf-8") as src:
-            rows = [json.loads(line) for line in src if line.strip()]
-    counts = {k: sum(1 for r in rows if r["result"] == k) for k in ("pass", "fail", "skip")}
+def load(path):
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as src:
+        return [json.loads(line) for line in src if line.strip()]
+
+
+def counts_of(rows):
+    return {k: sum(1 for r in rows if r["result"] == k) for k in ("pass", "fail", "skip")}
+
+
+def write_junit(rows, path):
+    """JUnit XML: one testsuite per configuration and suite, the way CI systems render it."""
+    suites = collections.OrderedDict()
+    for row in rows:
+        suites.setdefault((row["config"], row["suite"]), []).append(row)
+    root = ET.Element("testsuites", name="pci-ice-mp", tests=str(len(rows)),
+                      failures=str(counts_of(rows)["fail"]), skipped=str(counts_of(rows)["skip"]))
+    for (config, suite), members in suites.items():
+        count = counts_of(members)
+        node = ET.SubElement(root, "testsuite", name=f"{config}/{suite}" if config else suite,
+                             tests=str(len(members)), failures=str(count["fail"]),
+                             skipped=str(count["skip"]), errors="0",
+                             time=f"{sum(r['duration_s'] for r in members):.3f}")
+        for row in members:
+            case = ET.SubElement(node, "testcase", classname=f"{config or 'host'}.{suite}",
+                                 name=row["test"], time=f"{row['duration_s']:.3f}")
+            if row["result"] == "fail":
+                ET.SubElement(case, "failure", message=(row["why"] or "failed").splitlines()[0][:200]).text = row["why"]
+            elif row["result"] == "skip":
+                ET.SubElement(case, "skipped", message=row["why"] or "skipped")
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def summary(json_path, junit_path=None):
+    rows = load(PATH)
+    counts = counts_of(rows)
     with open(json_path, "w", encoding="utf-8") as out:
         json.dump({"counts": counts, "results": rows}, out, indent=1)
+    write_junit(rows, junit_path or os.path.splitext(json_path)[0] + ".junit.xml")
+    if not rows:
+        print("# no check was recorded: the run is a failure")
     print(f"1..{len(rows)}")
-    line = f"{counts['pass']} passed, {counts['fail']} failed"
+    line = f"{counts['pass']} passed, {counts['fail'] + (0 if rows else 1)} failed"
     if counts["skip"]:
         line += f", {counts['skip']} skipped"
     print(line)
@@ -60,8 +104,14 @@ def main(argv):
             sys.exit(f"results.py: result must be pass, fail or skip, not {argv[3]}")
         record(argv[1], argv[2], argv[3], opts["--config"], float(opts["--duration"]), opts["--why"])
         return 0
-    if len(argv) == 2 and argv[0] == "summary":
-        return summary(argv[1])
+    if len(argv) in (2, 3) and argv[0] == "summary":
+        return summary(*argv[1:])
+    if len(argv) == 2 and argv[0] == "failed":
+        for row in load(argv[1]):
+            if row["result"] == "fail":
+                print(f"{row['config']}/{row['suite']}: {row['test']}" if row["config"]
+                      else f"{row['suite']}: {row['test']}")
+        return 0
     sys.exit(__doc__)
 
 

@@ -60,7 +60,7 @@ bench: build
 	$(S)/bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build/qemu-build build/linux-build build/initramfs* build/results
+	rm -rf build/qemu-build build/linux-build build/linux-kasan-build build/initramfs* build/results build/mutant
 
 help:
 	@sed -n '1,/^$$/p' Makefile

@@ -6,20 +6,31 @@
 #  - Default trees (build/qemu, build/linux) are created from the verified orig
 #    tarball (scripts/fetch-sources.sh) as a git repo with a reproducible `base`
 #    commit and tag, then the series is applied with `git am`.
-#  - QEMU_SRC=/path / LINUX_SRC=/path: a git checkout of your own; the series is
-#    applied on a new branch `ice-mp` from its current HEAD. A dirty tree, or a
-#    series that does not apply, is refused with a message; `git am --abort`
-#    leaves the tree exactly as it was.
+#  - QEMU_SRC=/path / LINUX_SRC=/path: a git checkout of your own (a `git
+#    worktree` too); the series is applied on a new branch `ice-mp` from its
+#    current HEAD, which is recorded as the fork's base (re-applies and
+#    export-series.sh use the recorded base). A series that does not apply is
+#    refused with a message; `git am --abort` leaves the tree exactly as it was.
 # A tree whose branch already carries the committed series is left alone (so an
 # unchanged series rebuilds nothing). A branch with commits of your own that were
 # not exported (make export) is refused unless FORCE=1.
+# Uncommitted changes to tracked files: the series is never (re)applied onto
+# them (commit or stash first); a tree that already carries the series is built
+# with them, with a warning (the tests then do not reflect the patch files).
+# A tree with a rebase, git am, bisect, merge, cherry-pick or revert in progress
+# (`git rebase -x 'make -C ../.. linux' base`) is not touched: built as it is.
 source "$(dirname "$0")/lib.sh"
 
-case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; esac
-which=("$@")
+# Every argument is checked before any tree is touched.
+which=()
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	qemu | linux) which+=("$arg") ;;
+	*) die "unknown tree '$arg' (qemu or linux; see --help)" ;;
+	esac
+done
 [ ${#which[@]} -gt 0 ] || which=(qemu linux)
-
-MARK=ice-mp-applied # in .git: the base commit and the patch ids the branch was made of
 
 create_base_tree() { # tree tarball label
 	local tree=$1 tarball=$2 label=$3 tmp
@@ -54,33 +65,50 @@ cover_description() {
 }
 
 apply_series() { # name tree patchdir
-	local name=$1 tree=$2 dir=$3 want have head old_head base
-	[ -n "$(series_patches "$dir")" ] || { warn "$dir has no patches: $name stays at its base"; }
-	git -C "$tree" rev-parse --git-dir >/dev/null 2>&1 || die "$tree is not a git checkout"
+	local name=$1 tree=$2 dir=$3 mark op other want have old_head base
+	git -C "$tree" rev-parse --git-dir >/dev/null 2>&1 || die "$name: $tree is not a git checkout"
+	if op=$(tree_operation "$tree"); then
+		log "$name: $tree has a $op in progress: building the tree as it is (no checkout, no apply)"
+		return 0
+	fi
+	# Work trees of one repo share their branches: only one of them can have ice-mp.
+	other=$(git -C "$tree" worktree list --porcelain | awk -v me="$(git -C "$tree" rev-parse --show-toplevel)" \
+		-v ref="branch refs/heads/$SERIES_BRANCH" '/^worktree / { wt = substr($0, 10) } $0 == ref && wt != me { print wt }')
+	[ -z "$other" ] || die "$name: branch $SERIES_BRANCH of $tree is checked out in its sibling worktree $other; use that one, or a repo of its own"
+	[ -n "$(series_patches "$dir")" ] || warn "$dir has no patches: $name stays at its base"
+	mark=$(series_mark "$tree")
 	want=$(patch_ids_of_files "$dir")
 	if git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null; then
-		base=$(sed -n 1p "$tree/.git/$MARK" 2>/dev/null || true)
+		base=$(sed -n 1p "$mark" 2>/dev/null || true)
 		if [ -n "$base" ]; then
 			have=$(patch_ids_of_range "$tree" "$base..$SERIES_BRANCH")
 			if [ "$have" = "$want" ]; then
-				log "$name: $tree already carries the series"
 				checkout_branch "$tree"
+				if tree_is_clean "$tree"; then
+					log "$name: $tree already carries the series"
+				else
+					warn "building uncommitted changes in $tree: tests will not reflect the patch files"
+					git -C "$tree" status --short --untracked-files=no | head -20 | sed 's/^/    /' >&2
+				fi
 				return 0
 			fi
-			if [ "$have" != "$(sed 1d "$tree/.git/$MARK")" ] && [ "${FORCE:-0}" != 1 ]; then
+			if [ "$have" != "$(sed 1d "$mark")" ] && [ "${FORCE:-0}" != 1 ]; then
 				die "$name: branch $SERIES_BRANCH in $tree has commits that are not in $dir/ (run 'make export' to keep them, or FORCE=1 to drop them)"
 			fi
 		elif [ "${FORCE:-0}" != 1 ]; then
 			die "$name: $tree already has a branch $SERIES_BRANCH not made by this script (rename it, or FORCE=1 to replace it)"
 		fi
 	fi
-	tree_is_clean "$tree" || die "$name: $tree has uncommitted changes; commit or stash them first"
+	tree_is_clean "$tree" ||
+		die "$name: not applying the series to $tree: tracked files have uncommitted changes; commit or stash them first"
 	old_head=$(git -C "$tree" symbolic-ref -q --short HEAD || git -C "$tree" rev-parse HEAD)
-	if [ "$tree" = "$BUILD/$name" ]; then
-		base=$(git -C "$tree" rev-parse base)
-	elif [ -f "$tree/.git/$MARK" ]; then
-		base=$(sed -n 1p "$tree/.git/$MARK")
+	# Our trees: the `base` tag; a fork: the base recorded when the series was first
+	# applied there, else its HEAD (which then becomes the recorded base).
+	if [ "$tree" = "$BUILD/$name" ] || [ -s "$mark" ]; then
+		base=$(series_base "$name" "$tree")
 	else
+		[ "$old_head" != "$SERIES_BRANCH" ] ||
+			die "$name: $tree is on branch $SERIES_BRANCH, which would become the base of the series: check out the commit to apply it on first"
 		base=$(git -C "$tree" rev-parse HEAD)
 	fi
 	log "$name: applying $(series_patches "$dir" | wc -l) patches of $dir/ on $(git -C "$tree" log -1 --format='%h %s' "$base")"
@@ -95,7 +123,7 @@ apply_series() { # name tree patchdir
 		die "$name: the series in $dir/ does not apply to $tree (git am aborted; the tree is as it was)"
 	fi
 	git -C "$tree" branch -q -M "$SERIES_BRANCH.new" "$SERIES_BRANCH"
-	{ echo "$base"; echo "$want"; } >"$tree/.git/$MARK"
+	{ echo "$base"; echo "$want"; } >"$mark"
 	git -C "$tree" config "branch.$SERIES_BRANCH.description" "$(cover_description "$dir")"
 }
 
@@ -106,21 +134,21 @@ checkout_branch() { # tree
 }
 
 mkdir -p "$BUILD"
+# shellcheck source=/dev/null
 [ -f "$BASE_ENV" ] && source "$BASE_ENV"
 for w in "${which[@]}"; do
 	case "$w" in
 	qemu)
-		if [ -z "${QEMU_SRC:-}" ] && [ ! -d "$QEMU_TREE/.git" ]; then
+		if [ -z "${QEMU_SRC:-}" ] && [ ! -e "$QEMU_TREE/.git" ]; then
 			create_base_tree "$QEMU_TREE" "${QEMU_TARBALL:-}" "QEMU ${QEMU_DEB_VERSION:-}"
 		fi
 		apply_series qemu "$QEMU_TREE" "$TOP/qemu-patches"
 		;;
 	linux)
-		if [ -z "${LINUX_SRC:-}" ] && [ ! -d "$LINUX_TREE/.git" ]; then
+		if [ -z "${LINUX_SRC:-}" ] && [ ! -e "$LINUX_TREE/.git" ]; then
 			create_base_tree "$LINUX_TREE" "${LINUX_TARBALL:-}" "Linux ${LINUX_DEB_VERSION:-}"
 		fi
 		apply_series linux "$LINUX_TREE" "$TOP/linux-patches"
 		;;
-	*) die "unknown tree '$w' (qemu or linux)" ;;
 	esac
 done

@@ -9,7 +9,12 @@
 # and icemp-bench (tests/guest/icemp-bench.c, static) for `make bench`.
 source "$(dirname "$0")/lib.sh"
 
-case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; "") ;; *) die "unknown option '$1'" ;; esac
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	*) die "unknown option '$arg' (see --help)" ;;
+	esac
+done
 
 TOOLS=(/usr/sbin/ip /usr/sbin/devlink /usr/sbin/ethtool /usr/bin/lspci /usr/bin/setpci)
 ktap=$LINUX_TREE/tools/testing/selftests/kselftest/ktap_helpers.sh
@@ -20,7 +25,10 @@ root=$BUILD/initramfs.root
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,tests,etc}
 cp /bin/busybox "$root/bin/busybox"
+# Busybox applets, but none that would shadow a real tool of TOOLS (/bin comes
+# first in the guest's PATH: busybox's own `ip` would stand in for iproute2's).
 for applet in $("$root/bin/busybox" --list); do
+	[[ " ${TOOLS[*]##*/} " == *" $applet "* ]] && continue
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
 

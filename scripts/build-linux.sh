@@ -6,21 +6,24 @@
 # scripts/config/guest.config merged with the tree's own merge_config.sh, ice
 # built in with its KUnit suite, and the debug options the test runner relies
 # on. Every option the fragment asks for must end up set as asked, or the build
-# stops and names it. --kasan (or KASAN=1) adds KASAN (slower guest).
+# stops and names it. --kasan (or KASAN=1) adds scripts/config/kasan.config and
+# builds in build/linux-kasan-build instead, so the default kernel stays; the
+# KASAN guest is slower (run-qemu.sh boots it when KASAN=1, and the guest
+# timeouts scale by ICEMP_TIMEOUT_SCALE, 4 unless set).
 # ccache is used when present; an unchanged config rebuilds nothing.
 source "$(dirname "$0")/lib.sh"
 
-kasan=${KASAN:-0}
-case "${1:-}" in
--h | --help) usage_from_header "$0"; exit 0 ;;
---kasan) kasan=1 ;;
-"") ;;
-*) die "unknown option '$1' (see --help)" ;;
-esac
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	--kasan) set_kasan 1 ;; # as KASAN=1: LINUX_BUILD is build/linux-kasan-build
+	*) die "unknown option '$arg' (see --help)" ;;
+	esac
+done
 [ -f "$LINUX_TREE/Kbuild" ] || die "$LINUX_TREE is not a Linux tree (run 'make worktrees')"
 
 fragments=("$TOP/scripts/config/guest.config")
-[ "$kasan" = 1 ] && fragments+=("$TOP/scripts/config/kasan.config")
+[ "$KASAN" = 0 ] || fragments+=("$TOP/scripts/config/kasan.config")
 cc=gcc
 have_cmd ccache && cc="ccache gcc"
 kmake() { make -C "$LINUX_TREE" O="$LINUX_BUILD" CC="$cc" -j"$(jobs_count)" "$@"; }

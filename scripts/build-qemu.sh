@@ -15,7 +15,12 @@
 # and qemu-system-data files at run time. The QEMU sources are not touched.
 source "$(dirname "$0")/lib.sh"
 
-case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; "") ;; *) die "unknown option '$1'" ;; esac
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	*) die "unknown option '$arg' (see --help)" ;;
+	esac
+done
 [ -f "$QEMU_TREE/configure" ] || die "$QEMU_TREE is not a QEMU tree (run 'make worktrees')"
 
 CONFIGURE_ARGS=(

@@ -81,7 +81,11 @@ copy_reset() {
 		git clone -q --shared --no-checkout "$src" "$M/$name"
 	fi
 	git -C "$M/$name" checkout -q -f --detach "$rev"
-	git -C "$M/$name" clean -qfdx
+	git -C "$M/$name" clean -qfd
+	# The base tarball holds files the tree's .gitignore hides from the base
+	# commit (QEMU's subprojects/): bring them along as they are.
+	git -C "$src" ls-files -z --others --ignored --exclude-standard |
+		tar -C "$src" --null -T - -cf - | tar -C "$M/$name" -xf -
 }
 
 # build_copy NAME: the build-*.sh of that tree, on the copy (output kept in the log).
@@ -95,7 +99,7 @@ run_selection() {
 	local status=0
 	# shellcheck disable=SC2086
 	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 ICEMP_RESULTS=$2 \
-		/usr/bin/python3 "$TOP/tests/host/phases.py" $1 >"$2.log" 2>&1 || status=$?
+		/usr/bin/python3 "$TOP/tests/host/phases.py" --fail-fast $1 >"$2.log" 2>&1 || status=$?
 	[ "$status" = 0 ] || echo "runner: tests/host/phases.py exited with status $status"
 	/usr/bin/python3 "$TOP/tests/host/results.py" failed "$2"
 }

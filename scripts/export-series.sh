@@ -8,6 +8,13 @@
 # last patch), so --check can tell whether the
 # committed patch files are exactly what the work trees hold: it exports into a
 # temporary folder, shows the difference and fails when there is one.
+# The base is the `base` tag in our own work trees (build/qemu, build/linux) and
+# the base recorded by apply-series.sh in a fork (QEMU_SRC / LINUX_SRC). A fork
+# on another base commit than the committed one cannot give the same bytes
+# (BASE, base-commit, index lines and context differ): --check then compares
+# patch by patch the diff (stable patch id), author and message, and the cover
+# letter but for its base-commit line. A tree with a rebase (or am, bisect,
+# merge, cherry-pick, revert) in progress is not exported.
 source "$(dirname "$0")/lib.sh"
 
 check=0
@@ -22,15 +29,8 @@ for arg in "$@"; do
 done
 [ ${#which[@]} -gt 0 ] || which=(qemu linux)
 
-export_one() { # tree outdir
-	local tree=$1 out=$2 base
-	git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null ||
-		die "$tree has no branch $SERIES_BRANCH (run 'make worktrees' first)"
-	if [ -f "$tree/.git/ice-mp-applied" ] && ! git -C "$tree" rev-parse -q --verify refs/tags/base >/dev/null; then
-		base=$(sed -n 1p "$tree/.git/ice-mp-applied")
-	else
-		base=$(git -C "$tree" rev-parse base)
-	fi
+export_one() { # tree base outdir
+	local tree=$1 base=$2 out=$3
 	[ -n "$(git -C "$tree" config "branch.$SERIES_BRANCH.description" || true)" ] ||
 		warn "$tree: branch $SERIES_BRANCH has no description; the cover letter will be a template"
 	mkdir -p "$out"
@@ -44,14 +44,78 @@ export_one() { # tree outdir
 	echo "base-commit: $(git -C "$tree" rev-parse "$base")" >>"$out/BASE"
 }
 
+# same_series TREE BASE DIR EXPORTED: the commits BASE..ice-mp of TREE are, one by
+# one, the patch files of DIR (same stable patch id, author and message), and the
+# cover letter of EXPORTED (TREE exported on BASE) is DIR's but for base-commit.
+same_series() {
+	local tree=$1 base=$2 dir=$3 exported=$4 tmp i n status=0
+	local -a files commits
+	mapfile -t files < <(series_patches "$dir")
+	mapfile -t commits < <(git -C "$tree" rev-list --reverse "$base..$SERIES_BRANCH")
+	if [ ${#files[@]} != ${#commits[@]} ]; then
+		warn "$tree has ${#commits[@]} commits on its base, $dir/ has ${#files[@]} patches"
+		return 1
+	fi
+	tmp=$(mktemp -d)
+	for ((i = 0; i < ${#files[@]}; i++)); do
+		n="patch $((i + 1)) ($(basename "${files[i]}"))"
+		if [ "$(git patch-id --stable <"${files[i]}" | cut -d' ' -f1)" != \
+			"$(git -C "$tree" format-patch --stdout -1 "${commits[i]}" | git patch-id --stable | cut -d' ' -f1)" ]; then
+			warn "$n: the diff of commit $(git -C "$tree" log -1 --format='%h %s' "${commits[i]}") differs"
+			status=1
+		fi
+		git mailinfo "$tmp/msg" "$tmp/patch" <"${files[i]}" >"$tmp/info"
+		if [ "$(sed -n 's/^Author: //p; s/^Email: //p' "$tmp/info")" != \
+			"$(git -C "$tree" log -1 --format='%an%n%ae' "${commits[i]}")" ]; then
+			warn "$n: the author of commit $(git -C "$tree" log -1 --format=%h "${commits[i]}") differs"
+			status=1
+		fi
+		{ sed -n 's/^Subject: //p' "$tmp/info"; echo; cat "$tmp/msg"; } | git stripspace >"$tmp/want"
+		git -C "$tree" log -1 --format=%B "${commits[i]}" | git stripspace >"$tmp/have"
+		if ! diff -u "$tmp/want" "$tmp/have" >"$tmp/msg.diff"; then
+			cat "$tmp/msg.diff"
+			warn "$n: the message of commit $(git -C "$tree" log -1 --format=%h "${commits[i]}") differs"
+			status=1
+		fi
+	done
+	if ! diff -u <(grep -v '^base-commit: ' "$dir/0000-cover-letter.patch" 2>/dev/null) \
+		<(grep -v '^base-commit: ' "$exported/0000-cover-letter.patch") >"$tmp/cover.diff"; then
+		cat "$tmp/cover.diff"
+		warn "the cover letter differs from the branch description of $tree"
+		status=1
+	fi
+	rm -rf "$tmp"
+	return "$status"
+}
+
 status=0
 for w in "${which[@]}"; do
 	case "$w" in qemu) tree=$QEMU_TREE ;; linux) tree=$LINUX_TREE ;; esac
 	dir=$TOP/$w-patches
+	git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null ||
+		die "$w: $tree has no branch $SERIES_BRANCH (run 'make worktrees' first)"
+	if op=$(tree_operation "$tree"); then
+		# Mid-rebase, branch ice-mp is still the old one: finish first.
+		[ "$check" = 1 ] || die "$w: $tree has a $op in progress; finish or abort it, then export"
+		warn "$w: $tree has a $op in progress; branch $SERIES_BRANCH is not what the tree holds"
+		status=1
+		continue
+	fi
+	tree_is_clean "$tree" || warn "$w: $tree has uncommitted changes; only commits are exported"
+	base=$(series_base "$w" "$tree")
+	committed=$(sed -n 's/^base-commit: //p' "$dir/BASE" 2>/dev/null || true)
 	if [ "$check" = 1 ]; then
 		tmp=$(mktemp -d)
-		export_one "$tree" "$tmp"
-		if diff -ru "$dir" "$tmp" >"$tmp.diff"; then
+		export_one "$tree" "$base" "$tmp"
+		if [ -n "$committed" ] && [ "$base" != "$committed" ]; then
+			log "$w: $tree is based on $(git -C "$tree" log -1 --format='%h %s' "$base"), not on the committed base ${committed:0:12}: comparing patch by patch (diff, author, message) and the cover letter"
+			if same_series "$tree" "$base" "$dir" "$tmp"; then
+				log "$w-patches/ matches $tree (on its own base)"
+			else
+				warn "$w-patches/ differs from the work tree $tree (run 'make export')"
+				status=1
+			fi
+		elif diff -ru "$dir" "$tmp" >"$tmp.diff"; then
 			log "$w-patches/ matches $tree"
 		else
 			cat "$tmp.diff"
@@ -60,7 +124,12 @@ for w in "${which[@]}"; do
 		fi
 		rm -rf "$tmp" "$tmp.diff"
 	else
-		export_one "$tree" "$dir"
+		[ -z "$committed" ] || [ "$base" = "$committed" ] ||
+			warn "$w: $tree is based on $(git -C "$tree" log -1 --format='%h %s' "$base"), not on the committed base ${committed:0:12}: $w-patches/BASE and base-commit change"
+		export_one "$tree" "$base" "$dir"
+		# The branch is saved in the patch files now: apply-series.sh may replace it
+		# when they change (without FORCE=1).
+		{ echo "$base"; patch_ids_of_files "$dir"; } >"$(series_mark "$tree")"
 		log "exported $(series_patches "$dir" | wc -l) patches to $w-patches/"
 	fi
 done

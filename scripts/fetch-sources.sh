@@ -10,8 +10,15 @@
 # A cached tarball that fails verification is downloaded again.
 source "$(dirname "$0")/lib.sh"
 
-case "${1:-}" in -h | --help) usage_from_header "$0"; exit 0 ;; esac
-which=("$@")
+# Every argument is checked before anything is installed or downloaded.
+which=()
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	qemu | linux) which+=("$arg") ;;
+	*) die "unknown source '$arg' (qemu or linux; see --help)" ;;
+	esac
+done
 [ ${#which[@]} -gt 0 ] || which=(qemu linux)
 
 "$TOP/scripts/install-deps.sh"
@@ -72,6 +79,5 @@ for w in "${which[@]}"; do
 	case "$w" in
 	qemu) fetch_one qemu '1:10\.0\.' "${QEMU_DEB_VERSION:-}" QEMU ;;
 	linux) fetch_one linux '6\.12\.' "${LINUX_DEB_VERSION:-}" LINUX ;;
-	*) die "unknown source '$w' (qemu or linux)" ;;
 	esac
 done

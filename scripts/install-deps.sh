@@ -21,12 +21,13 @@ PACKAGES=(
 BACKPORTS_PACKAGES=(meson python3-pycotap)
 
 check=0
-case "${1:-}" in
---check) check=1 ;;
--h | --help) usage_from_header "$0"; exit 0 ;;
-"") ;;
-*) die "unknown option '$1' (see --help)" ;;
-esac
+for arg in "$@"; do
+	case "$arg" in
+	--check) check=1 ;;
+	-h | --help) usage_from_header "$0"; exit 0 ;;
+	*) die "unknown option '$arg' (see --help)" ;;
+	esac
+done
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || die "cannot tell the Debian codename from /etc/os-release"
@@ -81,14 +82,14 @@ need_update=0
 ensure_backports_source || need_update=1
 missing=$(missing_packages | sort -u)
 [ -z "$missing" ] && [ "$need_update" = 0 ] && exit 0
-[ "$(id -u)" = 0 ] || die "packages missing ($(echo $missing)); run as root or install them"
+[ "$(id -u)" = 0 ] || die "packages missing (${missing//$'\n'/ }); run as root or install them"
 log "apt-get update"
 apt-get update -q >/dev/null
 export DEBIAN_FRONTEND=noninteractive
 if [ -n "$missing" ]; then
-	log "installing: $(echo $missing)"
+	log "installing: ${missing//$'\n'/ }"
 	apt-get install -y -q --no-install-recommends -t "$codename-backports" "${BACKPORTS_PACKAGES[@]}" >/dev/null
 	apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >/dev/null
 fi
 missing=$(missing_packages | sort -u)
-[ -z "$missing" ] || die "still missing after apt-get install: $(echo $missing)"
+[ -z "$missing" ] || die "still missing after apt-get install: ${missing//$'\n'/ }"

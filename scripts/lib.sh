@@ -8,7 +8,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$TOP/build}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/pci-ice-mp
 QEMU_BUILD=$BUILD/qemu-build
-LINUX_BUILD=$BUILD/linux-build
+# LINUX_BUILD ($BUILD/linux-build, or linux-kasan-build with KASAN=1): set_kasan below.
 INITRAMFS=$BUILD/initramfs.cpio.gz
 BASE_ENV=$BUILD/base.env
 # Work trees: ours under build/ unless the user points at a fork.
@@ -37,10 +37,21 @@ need_value() { # option value
 	[ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value (see --help)"
 }
 
+# check_uint WHAT VALUE [MIN] [MAX]: VALUE must be a plain decimal whole number
+# (digits only, no sign, no leading zero, at most 9 digits) within MIN..MAX;
+# dies naming WHAT otherwise. Checked before any shell arithmetic sees it.
+check_uint() {
+	local what=$1 v=$2 min=${3:-} max=${4:-}
+	[[ $v =~ ^[0-9]+$ ]] || die "$what: '$v' is not a whole number (decimal digits only)"
+	[ ${#v} -le 9 ] || die "$what: '$v' is too large (more than 9 digits)"
+	[[ $v =~ ^(0|[1-9][0-9]*)$ ]] || die "$what: '$v' has a leading zero (write $((10#$v)))"
+	if [ -n "$min" ] && [ "$v" -lt "$min" ]; then die "$what: $v is below the minimum $min"; fi
+	if [ -n "$max" ] && [ "$v" -gt "$max" ]; then die "$what: $v is above the maximum $max"; fi
+	return 0
+}
+
 need_uint() { # option value [min] [max]
-	[[ $2 =~ ^[0-9]+$ ]] || die "option $1: '$2' is not a whole number"
-	if [ -n "${3:-}" ] && [ "$2" -lt "$3" ]; then die "option $1: $2 is below the minimum $3"; fi
-	if [ -n "${4:-}" ] && [ "$2" -gt "$4" ]; then die "option $1: $2 is above the maximum $4"; fi
+	check_uint "option $1" "$2" "${3:-}" "${4:-}"
 }
 
 jobs_count() { nproc 2>/dev/null || echo 2; }
@@ -60,8 +71,88 @@ patch_ids_of_range() {
 	git -C "$1" format-patch --stdout "$2" | git patch-id --stable | cut -d' ' -f1
 }
 
-tree_is_clean() { # tree
+tree_is_clean() { # tree: no uncommitted changes (staged or not) to tracked files
 	[ -z "$(git -C "$1" status --porcelain --untracked-files=no)" ]
 }
 
+# tree_git_path TREE NAME: the absolute path of NAME in TREE's git dir, right for
+# plain checkouts and for `git worktree` trees alike (whose .git is a file).
+tree_git_path() {
+	git -C "$1" rev-parse --path-format=absolute --git-path "$2"
+}
+
+# series_mark TREE: the file apply-series.sh keeps in TREE's git dir: line 1 the
+# base commit the series was applied on, then the patch ids of the series.
+series_mark() {
+	tree_git_path "$1" ice-mp-applied
+}
+
+# tree_operation TREE: prints the git operation in progress in TREE (rebase, git am,
+# bisect, merge, cherry-pick, revert) and succeeds; fails, printing nothing, when
+# there is none. The series scripts never check out or apply in such a tree.
+tree_operation() {
+	local git_dir
+	git_dir=$(git -C "$1" rev-parse --absolute-git-dir 2>/dev/null) || return 1
+	if [ -d "$git_dir/rebase-merge" ]; then echo rebase
+	elif [ -d "$git_dir/rebase-apply" ] && [ -e "$git_dir/rebase-apply/applying" ]; then echo "git am"
+	elif [ -d "$git_dir/rebase-apply" ]; then echo rebase
+	elif [ -e "$git_dir/BISECT_LOG" ]; then echo bisect
+	elif [ -e "$git_dir/MERGE_HEAD" ]; then echo merge
+	elif [ -e "$git_dir/CHERRY_PICK_HEAD" ]; then echo cherry-pick
+	elif [ -e "$git_dir/REVERT_HEAD" ]; then echo revert
+	else return 1
+	fi
+}
+
+# tree_state TREE: one word for what a work tree holds, for the build and the
+# test runner (anything but `clean` means the tests do not run the committed
+# patch files):
+#   busy   a rebase, git am, bisect, merge, cherry-pick or revert is in progress
+#   dirty  tracked files have uncommitted changes (staged or not)
+#   clean  neither
+tree_state() {
+	if tree_operation "$1" >/dev/null; then echo busy
+	elif ! tree_is_clean "$1"; then echo dirty
+	else echo clean
+	fi
+}
+
+# series_base NAME TREE: the commit the series of TREE sits on: the `base` tag in
+# our own work trees ($BUILD/qemu, $BUILD/linux), the base recorded by
+# apply-series.sh in a fork (QEMU_SRC / LINUX_SRC). Dies when there is none.
+series_base() {
+	local name=$1 tree=$2 mark base
+	if [ "$tree" = "$BUILD/$name" ]; then
+		git -C "$tree" rev-parse -q --verify 'refs/tags/base^{commit}' ||
+			die "$tree has no tag 'base' (run 'make worktrees')"
+		return 0
+	fi
+	mark=$(series_mark "$tree")
+	base=$(sed -n 1p "$mark" 2>/dev/null || true)
+	[ -n "$base" ] || die "$tree: no recorded base ($mark missing): apply the series there first (make worktrees)"
+	git -C "$tree" rev-parse -q --verify "$base^{commit}" ||
+		die "$tree: the recorded base $base (in $mark) is not a commit of this tree"
+}
+
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+# set_kasan 0|1: KASAN=1 (make KASAN=1, build-linux.sh --kasan) means the guest
+# kernel with KASAN, built in a folder of its own ($BUILD/linux-kasan-build) so it
+# never replaces the default one ($BUILD/linux-build); run-qemu.sh boots the
+# kernel of LINUX_BUILD. ICEMP_TIMEOUT_SCALE (exported; a whole number 1..20)
+# multiplies the guest timeouts: 1 by default, 4 with KASAN, unless set.
+ICEMP_TIMEOUT_SCALE_SET=${ICEMP_TIMEOUT_SCALE:-}
+set_kasan() {
+	case "$1" in 0 | 1) ;; *) die "KASAN='$1': must be 0 or 1" ;; esac
+	export KASAN=$1
+	if [ "$KASAN" = 1 ]; then
+		LINUX_BUILD=$BUILD/linux-kasan-build
+		ICEMP_TIMEOUT_SCALE=${ICEMP_TIMEOUT_SCALE_SET:-4}
+	else
+		LINUX_BUILD=$BUILD/linux-build
+		ICEMP_TIMEOUT_SCALE=${ICEMP_TIMEOUT_SCALE_SET:-1}
+	fi
+	check_uint ICEMP_TIMEOUT_SCALE "$ICEMP_TIMEOUT_SCALE" 1 20
+	export ICEMP_TIMEOUT_SCALE
+}
+set_kasan "${KASAN:-0}"

@@ -76,12 +76,16 @@ check_series_export() {
 		record series "committed patches equal the work trees (format-patch)" fail --why "$(tail -20 <<<"$out")"
 	fi
 	for tree in "$QEMU_TREE" "$LINUX_TREE"; do
-		tree_is_clean "$tree" || dirty+="$tree: $(git -C "$tree" status --porcelain --untracked-files=no | head -5 | tr '\n' ' ')"$'\n'
+		case "$(tree_state "$tree")" in
+		clean) ;;
+		busy) dirty+="$tree: a $(tree_operation "$tree") is in progress"$'\n' ;;
+		*) dirty+="$tree: $(git -C "$tree" status --porcelain --untracked-files=no | head -5 | tr '\n' ' ')"$'\n' ;;
+		esac
 	done
 	if [ -z "$dirty" ]; then
-		record series "work trees have no uncommitted changes (what was built is the series)" pass
+		record series "work trees have no uncommitted changes or git operation in progress" pass
 	else
-		record series "work trees have no uncommitted changes (what was built is the series)" fail \
+		record series "work trees have no uncommitted changes or git operation in progress" fail \
 			--why "uncommitted changes were built and tested, not the patch files:"$'\n'"$dirty"
 	fi
 }

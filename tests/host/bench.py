@@ -61,8 +61,31 @@ def first_pf(guest):
     return lines[-1].strip() if status == 0 and lines else None
 
 
+def uncommitted(tree, path):
+    """Why the bench must not edit PATH of TREE (it has uncommitted changes, is
+    untracked, or git cannot tell), or None when it holds exactly a commit."""
+    try:
+        out = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--", path],
+                             check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        return f"git cannot tell whether it has uncommitted changes ({err})"
+    return "it has uncommitted changes" if out.strip() else None
+
+
+def restore(source, original, backup):
+    """Puts the exact original bytes of SOURCE back, and checks they are."""
+    with open(source, "wb") as out:
+        out.write(original)
+    with open(source, "rb") as back:
+        if back.read() != original:
+            raise RuntimeError(f"{source} could not be restored; its original is in {backup}")
+
+
 def warm(repeat):
-    """A one-line change in the driver / the device → rebuild → phase 1 green."""
+    """A one-line change in the driver / the device → rebuild → phase 1 green.
+    The edit is a comment appended to a source file whose exact bytes are put back
+    afterwards (also on Ctrl-C or a failed build); a file with uncommitted changes
+    is never touched: its rows are skipped."""
     cases = [("driver", LINUX_TREE, "drivers/net/ethernet/intel/ice/ice_mp_main.c",
               [["scripts/build-linux.sh"], ["scripts/build-initramfs.sh"]]),
              ("device", QEMU_TREE, "hw/net/pci-ice-mp.c", [["scripts/build-qemu.sh"]])]
@@ -71,18 +94,38 @@ def warm(repeat):
         if not os.path.exists(source):
             print(f"  warm: {source} missing, skipped")
             continue
+        why = uncommitted(tree, path)
+        if why:
+            print(f"  warm: {source}: {why}; the one-line {what} change rows are skipped "
+                  "(the bench never edits uncommitted work: commit or stash it to measure them)", flush=True)
+            continue
+        with open(source, "rb") as src:
+            original = src.read()
+        # A copy on disk too, should even the restore be interrupted.
+        backup = os.path.join(OUT, f"warm-{what}-{os.path.basename(path)}.orig")
+        with open(backup, "wb") as out:
+            out.write(original)
         rebuild, green = [], []
-        for k in range(repeat):
-            with open(source, "a", encoding="utf-8") as edit:
-                edit.write(f"/* bench edit {k} */\n")
-            try:
-                seconds = sum(timed([os.path.join(TOP, *b[0].split("/"))] + b[1:]) for b in builds)
-                rebuild.append(seconds)
-                env = dict(os.environ, ICEMP_RESULTS=os.path.join(OUT, "warm.jsonl"))
-                green.append(seconds + timed(["/usr/bin/python3", os.path.join(TOP, "tests/host/phases.py"),
-                                              "--config", "p1-vf0", "--phase", "1"], env))
-            finally:
-                subprocess.run(["git", "-C", tree, "checkout", "--", path], check=True)
+        restored = True
+        try:
+            for k in range(repeat):
+                restored = False
+                try:
+                    with open(source, "ab") as edit:
+                        edit.write(f"/* bench edit {k} */\n".encode())
+                    seconds = sum(timed([os.path.join(TOP, *b[0].split("/"))] + b[1:]) for b in builds)
+                    rebuild.append(seconds)
+                    env = dict(os.environ, ICEMP_RESULTS=os.path.join(OUT, "warm.jsonl"))
+                    green.append(seconds + timed(["/usr/bin/python3", os.path.join(TOP, "tests/host/phases.py"),
+                                                  "--config", "p1-vf0", "--phase", "1"], env))
+                finally:
+                    restore(source, original, backup)
+                    restored = True
+        finally:
+            if restored:
+                os.remove(backup)
+            else:
+                print(f"  warm: {source} may not be as it was: its original bytes are in {backup}", flush=True)
         for b in builds:
             timed([os.path.join(TOP, *b[0].split("/"))] + b[1:])
         row("warm", f"one-line {what} change: rebuild", rebuild, "s")

@@ -3,13 +3,15 @@
 phases in it (tests/guest/phase*.sh), recording every KTAP test point.
 
     phases.py [--config NAME]... [--phase N]... [--full] [--shard K/N]
-              [--list [--json]] [--validate]
+              [--list [--json]] [--validate] [--fail-fast]
 
 --full adds the long matrix (ICEMP_FULL=1 does the same). --shard K/N runs
 every N-th configuration of the selection, starting with the K-th (1-based),
 so a CI engine can fan the matrix out over N machines. --validate checks the
 selection and exits (0 when it would run something). --list prints the
-selected configurations (--json: as JSON, with their phases).
+selected configurations (--json: as JSON, with their phases). --fail-fast
+ends a configuration's session at its first failed check (for mutant runs,
+where one failure is the verdict; the rest would wait out every deadline).
 
 Per configuration it records: the boot, "no kernel reports" for every console
 window (boot with probe and KUnit, KUnit read-out, each phase, the drain after
@@ -70,6 +72,11 @@ FULL_MATRIX = [
     config("numa2x2", devices=4, ports=4, vfs=8, numa=2, phases=(1, 2, 3)),
 ]
 
+class FirstFailure(Exception):
+    """--fail-fast: a check failed; the session stops here."""
+
+
+FAIL_FAST = False
 PLAN = re.compile(r"^1\.\.(\d+)(?: # SKIP ?(.*))?$")
 POINT = re.compile(r"^(ok|not ok) (\d+) (.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
 
@@ -79,6 +86,8 @@ def check_window(guest, cfg, suite, what):
     issues = guest.end_window(suite)
     results.record(suite, f"no kernel reports on the console ({what})", "fail" if issues else "pass",
                    cfg["name"], 0, "\n".join(issues[:30]))
+    if FAIL_FAST and issues:
+        raise FirstFailure(f"kernel reports in window {suite}")
 
 
 class PhaseRun:
@@ -116,6 +125,8 @@ class PhaseRun:
             self.points.append((result, point.group(3), why, now - self.last))
             self.notes.clear()
             self.last = now
+            if FAIL_FAST and result == "fail":
+                raise FirstFailure(point.group(3))
         elif line.startswith("Bail out!"):
             self.problems.append(line)
         elif line.startswith("#"):
@@ -127,9 +138,11 @@ def run_phase(guest, cfg, phase, timeout=900):
     suite = f"phase{phase}"
     start = time.monotonic()
     ktap = PhaseRun()
-    status, _ = guest.run(suite, PHASES[phase], cfg["env"], timeout, ktap.line)
-    for result, name, why, seconds in ktap.points:
-        results.record(suite, name, result, cfg["name"], seconds, why)
+    try:
+        status, _ = guest.run(suite, PHASES[phase], cfg["env"], timeout, ktap.line)
+    finally:
+        for result, name, why, seconds in ktap.points:
+            results.record(suite, name, result, cfg["name"], seconds, why)
     ran = len(ktap.points)
     why = []
     if ktap.plan is None:
@@ -218,6 +231,8 @@ def run_config(cfg, phases):
             run_phase(guest, cfg, phase)
             done.append(phase)
         check_window(guest, cfg, "drain", "after the last phase")
+    except FirstFailure as err:
+        print(f"# {cfg['name']}: --fail-fast: stopped at the first failure ({err})", flush=True)
     except GuestError as err:
         failure = guest.with_issues(str(err)) if guest is not None else str(err)
     except Exception:  # pylint: disable=broad-except
@@ -275,7 +290,11 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the selected configurations")
     parser.add_argument("--json", action="store_true", help="with --list: as JSON")
     parser.add_argument("--validate", action="store_true", help="check the selection and exit")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="end a configuration's session at its first failed check (mutant runs)")
     args = parser.parse_args()
+    global FAIL_FAST  # pylint: disable=global-statement
+    FAIL_FAST = args.fail_fast
     if args.json and not args.list:
         parser.error("--json goes with --list")
     try:

@@ -63,6 +63,11 @@ fi
 
 M=$BUILD/mutant
 mkdir -p "$M"
+# One run at a time: two builds in one build folder corrupt it. Every child
+# (build, guest) inherits the lock, so a run killed halfway still holds it
+# until its last process has gone.
+exec 9>"$M/.lock"
+flock -n 9 || die "another check-mutants.sh (or a build it started) is still running on $M"
 standalone=0
 if [ -z "${ICEMP_RESULTS:-}" ]; then
 	standalone=1

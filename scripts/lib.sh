@@ -153,6 +153,8 @@ set_kasan() {
 		ICEMP_TIMEOUT_SCALE=${ICEMP_TIMEOUT_SCALE_SET:-1}
 	fi
 	check_uint ICEMP_TIMEOUT_SCALE "$ICEMP_TIMEOUT_SCALE" 1 20
-	export ICEMP_TIMEOUT_SCALE
+	# The runner picks a guest's scale itself (a KASAN guest within a run without
+	# KASAN=1): it needs to know whether the user set one.
+	export ICEMP_TIMEOUT_SCALE ICEMP_TIMEOUT_SCALE_SET
 }
 set_kasan "${KASAN:-0}"

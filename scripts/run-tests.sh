@@ -2,6 +2,7 @@
 # Usage: scripts/run-tests.sh [--host-only | --guest-only] [--config NAME]...
 #                             [--phase N]... [--full] [--shard K/N]
 #                             [--list [--json]] [--check-args]
+#                             [--mutants | --no-mutants]
 #
 # Runs the test suite against what `make build` produced and prints one TAP
 # line per check, then `N passed, N failed`; exits non-zero on any failure.
@@ -17,6 +18,8 @@
 # configuration of the matrix; per console window (boot, KUnit, each phase,
 # drain) a "no kernel reports" check; KUnit from boot; phases 1 probe,
 # 2 events, 3 SR-IOV, 4 reset, 5 cycles; at the end, no QEMU left running.
+# Then the mutants (scripts/check-mutants.sh): each deliberate fault of
+# tests/mutants/ must turn the suite red.
 #
 #   --host-only, --guest-only   one half only
 #   --config NAME, --phase N    a part of the matrix (repeatable; see --list)
@@ -26,13 +29,16 @@
 #   --list [--json]             print the selected configurations and exit
 #   --check-args                validate the arguments and exit (make check
 #                               runs this before it builds anything)
+#   --mutants, --no-mutants     run the mutants or not (default: with the
+#                               whole default matrix only, not with a part
+#                               picked by --config/--phase/--shard/--host-only)
 #
 # Timeouts are deadlines in seconds times ICEMP_TIMEOUT_SCALE (default 1; 4
 # with KASAN=1). Results: build/results/results.json and results.junit.xml;
 # console and agent logs of failed guests: build/results/<config>.*.log.
 source "$(dirname "$0")/lib.sh"
 
-host=1 guest=1 list=0 check_only=0 shard="" phase_args=() list_args=()
+host=1 guest=1 list=0 check_only=0 mutants=auto shard="" phase_args=() list_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) guest=0 ;;
@@ -43,6 +49,8 @@ while [ $# -gt 0 ]; do
 	--list) list=1 ;;
 	--json) list_args+=(--json) ;;
 	--check-args) check_only=1 ;;
+	--mutants) mutants=1 ;;
+	--no-mutants) mutants=0 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -59,6 +67,11 @@ if [ "$list" = 1 ]; then
 	exit
 fi
 phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
+if [ "$mutants" = auto ]; then
+	mutants=0
+	[ "$host" = 1 ] && [ "$guest" = 1 ] && [ ${#phase_args[@]} = 0 ] && mutants=1
+fi
+[ "$mutants" = 0 ] || "$TOP/scripts/check-mutants.sh" --check-args || die "bad mutant files (see above)"
 [ "$check_only" = 1 ] && exit 0
 # Host checks run once: in the first shard.
 case "$shard" in "" | 1/*) ;; *) host=0 ;; esac
@@ -159,5 +172,10 @@ if [ "$guest" = 1 ]; then
 		[ "$status" = 0 ] || record runner "the guest runner completed" fail \
 			--why "tests/host/phases.py exited with status $status (the traceback is above)"
 	fi
+fi
+if [ "$mutants" = 1 ]; then
+	status=0
+	"$TOP/scripts/check-mutants.sh" || status=$?
+	[ "$status" = 0 ] || record mutants "check-mutants.sh completed" fail --why "exit status $status (see above)"
 fi
 /usr/bin/python3 "$TOP/tests/host/results.py" summary "$BUILD/results/results.json"

@@ -13,7 +13,8 @@ two serial ports and QMP.
   output, `@@QMP`/`@@HOST` requests and `@@END <tag> <status>` lines. No
   printk can land in it.
 
-Every timeout is a deadline in seconds multiplied by ICEMP_TIMEOUT_SCALE.
+Every timeout is a deadline in seconds multiplied by the session's scale:
+ICEMP_TIMEOUT_SCALE, or 4 for a session on the KASAN kernel unless set.
 QEMU runs under `setpriv --pdeathsig KILL`, so it dies with the runner even
 when the runner is killed; every other path kills it explicitly."""
 
@@ -40,15 +41,17 @@ KERNEL_ISSUE = re.compile(
 END_LINE = re.compile(r"^@@END (\S+) (-?\d+)(?: (.*))?$")
 
 
-def timeout_scale():
-    """ICEMP_TIMEOUT_SCALE: a whole number from 1 to 20 (default 1)."""
-    text = os.environ.get("ICEMP_TIMEOUT_SCALE", "1") or "1"
+def timeout_scale(kasan=False):
+    """ICEMP_TIMEOUT_SCALE when the user set it (a whole number from 1 to 20),
+    else 4 on the KASAN kernel and 1 otherwise (as scripts/lib.sh does)."""
+    user = os.environ.get("ICEMP_TIMEOUT_SCALE_SET", os.environ.get("ICEMP_TIMEOUT_SCALE", ""))
+    text = user or ("4" if kasan else "1")
     if not re.fullmatch(r"[1-9][0-9]?", text) or int(text) > 20:
         raise ValueError(f"ICEMP_TIMEOUT_SCALE={text!r}: must be a whole number from 1 to 20")
     return int(text)
 
 
-SCALE = timeout_scale()
+timeout_scale()
 # PIDs of every QEMU this process started; the runner checks at its end that none is left.
 STARTED = []
 
@@ -62,11 +65,14 @@ class Guest:
     Boots in the constructor (GuestError on a timeout: QEMU is killed first);
     close() always ends QEMU."""
 
-    def __init__(self, run_args, log_prefix, boot_timeout=180):
+    def __init__(self, run_args, log_prefix, kasan=False, boot_timeout=180):
         sys.path.insert(0, QEMU_PYTHON)
         from qemu.machine import QEMUMachine  # pylint: disable=import-outside-toplevel
+        self.scale = timeout_scale(kasan)
+        # KASAN=1: run-qemu.sh boots the kernel of build/linux-kasan-build.
         proc = subprocess.run([os.path.join(TOP, "scripts", "run-qemu.sh"), "--print-args",
-                               "--mode", "test"] + run_args, check=False, capture_output=True, text=True)
+                               "--mode", "test"] + run_args, check=False, capture_output=True, text=True,
+                              env=dict(os.environ, KASAN="1" if kasan else "0"))
         self.notes = [line for line in proc.stderr.splitlines() if line.strip()]
         if proc.returncode != 0:
             raise GuestError("run-qemu.sh --print-args failed: " + " / ".join(self.notes[-5:]))
@@ -91,9 +97,9 @@ class Guest:
             STARTED.append(self.vm.get_pid())
             agent_qemu.close()
             # A QMP command that does not answer is a failure, not a hang.
-            self.vm._qmp.settimeout(60 * SCALE)  # pylint: disable=protected-access
+            self.vm._qmp.settimeout(60 * self.scale)  # pylint: disable=protected-access
             self.console = self.vm.console_socket
-            deadline = time.monotonic() + boot_timeout * SCALE
+            deadline = time.monotonic() + boot_timeout * self.scale
             while self._agent_line(deadline, "boot: waiting for @@AGENT-READY") != "@@AGENT-READY":
                 pass
         except GuestError as err:
@@ -167,7 +173,7 @@ class Guest:
         """Closes the current console window at a kernel-log marker and opens
         the next; returns the kernel report lines of the window closed."""
         tag = f"mark-{name}"
-        deadline = time.monotonic() + timeout * SCALE
+        deadline = time.monotonic() + timeout * self.scale
         self.send(f"mark {tag}")
         status, _ = self._until_end(tag, deadline, f"window {name}: marker")
         if status != 0:
@@ -197,9 +203,9 @@ class Guest:
 
     def run(self, tag, test_file, env, timeout, on_line=None):
         """Runs a guest test file; answers its host requests; returns (status, lines)."""
-        env_words = " ".join(f"{k}={v}" for k, v in dict(env, TIMEOUT_SCALE=SCALE).items())
+        env_words = " ".join(f"{k}={v}" for k, v in dict(env, TIMEOUT_SCALE=self.scale).items())
         self.send(f"run {tag} {test_file} {env_words}")
-        return self._until_end(tag, time.monotonic() + timeout * SCALE, test_file, on_line)
+        return self._until_end(tag, time.monotonic() + timeout * self.scale, test_file, on_line)
 
     def _qmp_request(self, text):
         try:

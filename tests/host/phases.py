@@ -42,7 +42,8 @@ PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",
 KUNIT_SUITES = ("ice_mp",)
 
 
-def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4), env=None, kunit=False):
+def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4), env=None, kunit=False,
+           kasan=False):
     run_args = ["--ports", str(ports), "--vfs", str(vfs), "--event-depth", str(depth)]
     nodes = ""
     if numa:
@@ -54,7 +55,8 @@ def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4
     if nodes:
         guest_env["NODES"] = nodes
     guest_env.update(env or {})
-    return {"name": name, "run_args": run_args, "env": guest_env, "phases": phases, "kunit": kunit}
+    return {"name": name, "run_args": run_args, "env": guest_env, "phases": phases, "kunit": kunit,
+            "kasan": kasan}
 
 
 # The default matrix stays within about ten minutes on two cores.
@@ -219,7 +221,8 @@ def run_config(cfg, phases):
     failure = None
     fails_before = results.FAILS[cfg["name"]]
     try:
-        guest = Guest(cfg["run_args"], prefix)
+        # A KASAN configuration, or every one with KASAN=1 (make check KASAN=1).
+        guest = Guest(cfg["run_args"], prefix, kasan=cfg["kasan"] or os.environ.get("KASAN") == "1")
         results.record("boot", "guest reaches the test agent", "pass", cfg["name"], time.monotonic() - start)
         print(f"# {cfg['name']}: {guest.accelerator()}: {' '.join(guest.command)}", flush=True)
         for note in guest.notes:
@@ -304,7 +307,7 @@ def main():
     if args.list:
         if args.json:
             print(json.dumps([{"name": c["name"], "phases": list(c["phases"]), "run_args": c["run_args"],
-                               "env": c["env"], "kunit": c["kunit"]} for c in chosen], indent=1))
+                               "env": c["env"], "kunit": c["kunit"], "kasan": c["kasan"]} for c in chosen], indent=1))
         else:
             for cfg in chosen:
                 print(cfg["name"], " ".join(cfg["run_args"]), "phases", cfg["phases"])

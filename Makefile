@@ -14,15 +14,17 @@ SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE
 
-.PHONY: run check check-mutants build deps fetch worktrees qemu linux initramfs export check-export bench clean help
+.PHONY: run check check-mutants build deps fetch worktrees qemu linux linux-kasan initramfs export check-export bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
 
 # The test selection is validated in seconds, before anything is built.
+# The KASAN kernel is built only when the selection boots it.
 check:
 	$(S)/run-tests.sh --check-args $(TEST_ARGS)
 	$(MAKE) build
+	if $(S)/run-tests.sh --needs-kasan $(TEST_ARGS); then $(MAKE) linux-kasan; fi
 	$(S)/run-tests.sh $(TEST_ARGS)
 
 check-mutants:
@@ -46,6 +48,9 @@ qemu: worktrees
 
 linux: worktrees
 	$(S)/build-linux.sh
+
+linux-kasan: worktrees
+	$(S)/build-linux.sh --kasan
 
 initramfs: worktrees
 	$(S)/build-initramfs.sh

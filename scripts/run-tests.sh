@@ -29,6 +29,8 @@
 #   --list [--json]             print the selected configurations and exit
 #   --check-args                validate the arguments and exit (make check
 #                               runs this before it builds anything)
+#   --needs-kasan               exit 0 when the selection boots the KASAN
+#                               kernel (make check then builds it), else 1
 #   --mutants, --no-mutants     run the mutants or not (default: with the
 #                               whole default matrix only, not with a part
 #                               picked by --config/--phase/--shard/--host-only)
@@ -38,7 +40,7 @@
 # console and agent logs of failed guests: build/results/<config>.*.log.
 source "$(dirname "$0")/lib.sh"
 
-host=1 guest=1 list=0 check_only=0 mutants=auto shard="" phase_args=() list_args=()
+host=1 guest=1 list=0 check_only=0 needs_kasan=0 mutants=auto shard="" phase_args=() list_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) guest=0 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--list) list=1 ;;
 	--json) list_args+=(--json) ;;
 	--check-args) check_only=1 ;;
+	--needs-kasan) needs_kasan=1 ;;
 	--mutants) mutants=1 ;;
 	--no-mutants) mutants=0 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
@@ -67,6 +70,11 @@ if [ "$list" = 1 ]; then
 	exit
 fi
 phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
+if [ "$needs_kasan" = 1 ]; then
+	# For make check: does the selection boot the KASAN kernel (beside the default one)?
+	[ "$guest" = 1 ] && [ "$KASAN" = 0 ] && phases --needs-kasan "${phase_args[@]}"
+	exit
+fi
 if [ "$mutants" = auto ]; then
 	mutants=0
 	[ "$host" = 1 ] && [ "$guest" = 1 ] && [ ${#phase_args[@]} = 0 ] && mutants=1
@@ -77,6 +85,9 @@ fi
 case "$shard" in "" | 1/*) ;; *) host=0 ;; esac
 
 mkdir -p "$BUILD/results"
+# One run per build folder: two runs would mix their results (every child holds the lock).
+exec 8>"$BUILD/results/.lock"
+flock -n 8 || die "another run-tests.sh is using $BUILD/results; wait for it or use another BUILD_DIR"
 export ICEMP_RESULTS=$BUILD/results/results.jsonl
 rm -f "$ICEMP_RESULTS" "$BUILD/results/results.json" "$BUILD/results/results.junit.xml"
 record() { /usr/bin/python3 "$TOP/tests/host/results.py" record "$@"; }

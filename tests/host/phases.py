@@ -3,7 +3,7 @@
 phases in it (tests/guest/phase*.sh), recording every KTAP test point.
 
     phases.py [--config NAME]... [--phase N]... [--full] [--shard K/N]
-              [--list [--json]] [--validate] [--fail-fast]
+              [--list [--json]] [--validate] [--needs-kasan] [--fail-fast]
 
 --full adds the long matrix (ICEMP_FULL=1 does the same). --shard K/N runs
 every N-th configuration of the selection, starting with the K-th (1-based),
@@ -66,6 +66,8 @@ MATRIX = [
     config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
     config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
     config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2)),
+    # Memory safety: the broadest layout on the KASAN kernel (build/linux-kasan-build).
+    config("p4-vf8-dev2-kasan", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4), kasan=True),
 ]
 FULL_MATRIX = [
     config("p16-vf64-events-reset", ports=16, vfs=64, phases=(2, 4)),
@@ -293,6 +295,8 @@ def main():
     parser.add_argument("--list", action="store_true", help="list the selected configurations")
     parser.add_argument("--json", action="store_true", help="with --list: as JSON")
     parser.add_argument("--validate", action="store_true", help="check the selection and exit")
+    parser.add_argument("--needs-kasan", action="store_true",
+                        help="exit 0 when the selection boots the KASAN kernel, 1 otherwise")
     parser.add_argument("--fail-fast", action="store_true",
                         help="end a configuration's session at its first failed check (mutant runs)")
     args = parser.parse_args()
@@ -314,6 +318,8 @@ def main():
         return 0
     if args.validate:
         return 0
+    if args.needs_kasan:
+        return 0 if any(cfg["kasan"] for cfg in chosen) else 1
     if not chosen:
         # An empty shard is legal (more shards than configurations) and says so.
         print("# this shard has no configuration to run", flush=True)

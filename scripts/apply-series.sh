@@ -22,15 +22,9 @@
 source "$(dirname "$0")/lib.sh"
 
 # Every argument is checked before any tree is touched.
-which=()
-for arg in "$@"; do
-	case "$arg" in
-	-h | --help) usage_from_header "$0"; exit 0 ;;
-	qemu | linux) which+=("$arg") ;;
-	*) die "unknown tree '$arg' (qemu or linux; see --help)" ;;
-	esac
-done
-[ ${#which[@]} -gt 0 ] || which=(qemu linux)
+case " $* " in *" -h "* | *" --help "*) usage_from_header "$0"; exit 0 ;; esac
+trees_from_args tree "$@"
+which=("${TREES[@]}")
 
 create_base_tree() { # tree tarball label
 	local tree=$1 tarball=$2 label=$3 tmp

@@ -11,15 +11,9 @@
 source "$(dirname "$0")/lib.sh"
 
 # Every argument is checked before anything is installed or downloaded.
-which=()
-for arg in "$@"; do
-	case "$arg" in
-	-h | --help) usage_from_header "$0"; exit 0 ;;
-	qemu | linux) which+=("$arg") ;;
-	*) die "unknown source '$arg' (qemu or linux; see --help)" ;;
-	esac
-done
-[ ${#which[@]} -gt 0 ] || which=(qemu linux)
+case " $* " in *" -h "* | *" --help "*) usage_from_header "$0"; exit 0 ;; esac
+trees_from_args source "$@"
+which=("${TREES[@]}")
 
 "$TOP/scripts/install-deps.sh"
 mkdir -p "$CACHE/src" "$BUILD"

@@ -54,6 +54,21 @@ need_uint() { # option value [min] [max]
 	check_uint "option $1" "$2" "${3:-}" "${4:-}"
 }
 
+# trees_from_args WHAT ARGS...: TREES = the trees named (qemu, linux), both when
+# none is; anything else dies, calling it a WHAT. Checked before any work starts.
+trees_from_args() {
+	local what=$1 arg
+	shift
+	TREES=()
+	for arg in "$@"; do
+		case "$arg" in
+		qemu | linux) TREES+=("$arg") ;;
+		*) die "unknown $what '$arg' (qemu or linux; see --help)" ;;
+		esac
+	done
+	[ ${#TREES[@]} -gt 0 ] || TREES=(qemu linux)
+}
+
 jobs_count() { nproc 2>/dev/null || echo 2; }
 
 # series_patches DIR: the patch files of a series, in order (the cover letter excluded).

@@ -12,7 +12,7 @@
 
 SHELL := /bin/bash
 S := scripts
-export QEMU_SRC LINUX_SRC KASAN FORCE
+export QEMU_SRC LINUX_SRC KASAN FORCE QEMU_SERIES LINUX_SERIES QEMU_DEB_VERSION LINUX_DEB_VERSION
 
 .PHONY: run check check-mutants build deps fetch worktrees qemu linux linux-kasan initramfs export check-export bench clean help
 

@@ -26,6 +26,46 @@ case " $* " in *" -h "* | *" --help "*) usage_from_header "$0"; exit 0 ;; esac
 trees_from_args tree "$@"
 which=("${TREES[@]}")
 
+# base_label NAME VAR: the subject and body of the base commit, from build/base.env:
+# the upstream version first (the cover letters and BASE name it), then the file.
+base_label() {
+	local name=$1 var=$2 up deb tarball kind
+	up=$(eval echo "\${${var}_UPSTREAM:-}")
+	deb=$(eval echo "\${${var}_DEB_VERSION:-}")
+	tarball=$(eval echo "\${${var}_TARBALL:-}")
+	kind=$(eval echo "\${${var}_KIND:-pristine}")
+	[ -n "$up" ] && [ -n "$tarball" ] || die "build/base.env has no $var base: run scripts/fetch-sources.sh"
+	if [ "$kind" = pristine ]; then
+		printf '%s v%s\n\nPristine %s (Debian %s).\n' "$name" "$up" "$(basename "$tarball")" "$deb"
+	else
+		printf '%s v%s (Debian-patched)\n\nDebian linux-source %s: upstream v%s with Debian'"'"'s patches.\n' "$name" "$up" "$deb" "$up"
+	fi
+}
+
+# ensure_base_tree TREE VAR NAME: our own work tree on the base build/base.env names.
+# A tree on another base (the base was re-resolved or re-pinned) is made again,
+# unless it holds work that is not in the patch files.
+ensure_base_tree() {
+	local tree=$1 var=$2 name=$3 label tarball have mark
+	label=$(base_label "$name" "$var")
+	tarball=$(eval echo "\${${var}_TARBALL}")
+	if [ -e "$tree/.git" ]; then
+		have=$(git -C "$tree" log -1 --format=%B base 2>/dev/null | git stripspace || true)
+		[ "$have" != "$(echo "$label" | git stripspace)" ] || return 0
+		log "$tree is on '$(echo "$have" | head -1)', the base is now '$(echo "$label" | head -1)': making it again"
+		if [ "${FORCE:-0}" != 1 ]; then
+			tree_state "$tree" | grep -qx clean || die "$tree has uncommitted work or an operation in progress; finish it (or FORCE=1 to drop it)"
+			mark=$(series_mark "$tree")
+			if git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null &&
+				[ "$(patch_ids_of_range "$tree" "base..$SERIES_BRANCH")" != "$(sed 1d "$mark" 2>/dev/null)" ]; then
+				die "$tree: branch $SERIES_BRANCH has commits that were not exported (make export first, or FORCE=1 to drop them)"
+			fi
+		fi
+		rm -rf "$tree"
+	fi
+	create_base_tree "$tree" "$tarball" "$label"
+}
+
 create_base_tree() { # tree tarball label
 	local tree=$1 tarball=$2 label=$3 tmp
 	[ -f "$tarball" ] || die "$tarball missing: run scripts/fetch-sources.sh"
@@ -39,7 +79,7 @@ create_base_tree() { # tree tarball label
 		git init -q -b pristine
 		git add -A
 		GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
-			git "${BASE_IDENT[@]}" commit -q -m "$label" -m "Pristine $(basename "$tarball")."
+			git "${BASE_IDENT[@]}" commit -q -F - <<<"$label"
 		git tag base
 	)
 	mv "$tmp" "$tree"
@@ -133,15 +173,11 @@ mkdir -p "$BUILD"
 for w in "${which[@]}"; do
 	case "$w" in
 	qemu)
-		if [ -z "${QEMU_SRC:-}" ] && [ ! -e "$QEMU_TREE/.git" ]; then
-			create_base_tree "$QEMU_TREE" "${QEMU_TARBALL:-}" "QEMU ${QEMU_DEB_VERSION:-}"
-		fi
+		[ -n "${QEMU_SRC:-}" ] || ensure_base_tree "$QEMU_TREE" QEMU QEMU
 		apply_series qemu "$QEMU_TREE" "$TOP/qemu-patches"
 		;;
 	linux)
-		if [ -z "${LINUX_SRC:-}" ] && [ ! -e "$LINUX_TREE/.git" ]; then
-			create_base_tree "$LINUX_TREE" "${LINUX_TARBALL:-}" "Linux ${LINUX_DEB_VERSION:-}"
-		fi
+		[ -n "${LINUX_SRC:-}" ] || ensure_base_tree "$LINUX_TREE" LINUX Linux
 		apply_series linux "$LINUX_TREE" "$TOP/linux-patches"
 		;;
 	esac

@@ -16,6 +16,10 @@ QEMU_TREE=${QEMU_SRC:-$BUILD/qemu}
 LINUX_TREE=${LINUX_SRC:-$BUILD/linux}
 # The branch the series is applied on, in our trees and in user forks.
 SERIES_BRANCH=ice-mp
+# The upstream release series the patches are based on (scripts/fetch-sources.sh
+# resolves each to its newest point release that the archive serves).
+QEMU_SERIES=${QEMU_SERIES:-10.2}
+LINUX_SERIES=${LINUX_SERIES:-7.2}
 
 export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccache}
 export CCACHE_BASEDIR=$TOP
@@ -52,6 +56,11 @@ check_uint() {
 
 need_uint() { # option value [min] [max]
 	check_uint "option $1" "$2" "${3:-}" "${4:-}"
+}
+
+# check_series NAME VALUE: a release series is MAJOR.MINOR (10.2, 7.2).
+check_series() {
+	[[ $2 =~ ^[1-9][0-9]?\.[0-9]{1,2}$ ]] || die "$1='$2': a release series is MAJOR.MINOR, like 10.2 or 7.2"
 }
 
 # trees_from_args WHAT ARGS...: TREES = the trees named (qemu, linux), both when

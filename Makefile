@@ -4,6 +4,9 @@
 #   make check    build everything and run the full test suite
 #   make check-mutants  prove the suite fails on each deliberately broken
 #                 device/driver of tests/mutants/ (names the check that caught it)
+#   make check-bases  which upstream bases the series applies to, builds on and
+#                 passes phases 1-2 on (not in CI; BASES_ARGS="--smoke --write-docs")
+#   make submission  write the series to send upstream into build/submission/ (never sends)
 #
 # Variables: QEMU_SRC=/path LINUX_SRC=/path (your git checkouts instead of the
 # Debian base trees), RUN_ARGS="..." (scripts/run-qemu.sh options),
@@ -14,7 +17,7 @@ SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE QEMU_SERIES LINUX_SERIES QEMU_DEB_VERSION LINUX_DEB_VERSION
 
-.PHONY: run check check-mutants build deps fetch worktrees qemu linux linux-kasan initramfs export check-export bench clean help
+.PHONY: run check check-mutants build deps fetch worktrees qemu linux linux-kasan initramfs export check-export submission check-bases bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
@@ -60,6 +63,18 @@ export:
 
 check-export:
 	$(S)/export-series.sh --check
+
+# The arguments and the submitter's identity are checked before the work trees.
+# SUBMISSION_ARGS="--assisted-by 'AGENT_NAME:MODEL_VERSION' [-v N] [--rfc] ..."
+submission:
+	$(S)/submission.sh --check-args $(SUBMISSION_ARGS)
+	$(MAKE) worktrees
+	$(S)/submission.sh $(SUBMISSION_ARGS)
+
+# Each base in its own build/bases/<tree>-<series>; the arguments are checked first.
+check-bases:
+	$(S)/check-bases.sh --check-args $(BASES_ARGS)
+	$(S)/check-bases.sh $(BASES_ARGS)
 
 bench: build
 	$(S)/bench.sh $(BENCH_ARGS)

@@ -10,7 +10,8 @@
 # builds in build/linux-kasan-build instead, so the default kernel stays; the
 # KASAN guest is slower (run-qemu.sh boots it when KASAN=1, and the guest
 # timeouts scale by ICEMP_TIMEOUT_SCALE, 4 unless set).
-# ccache is used when present; an unchanged config rebuilds nothing.
+# ccache is used when present; an unchanged config rebuilds nothing; a new
+# base commit empties the build folder first.
 source "$(dirname "$0")/lib.sh"
 
 for arg in "$@"; do
@@ -28,7 +29,15 @@ cc=gcc
 have_cmd ccache && cc="ccache gcc"
 kmake() { make -C "$LINUX_TREE" O="$LINUX_BUILD" CC="$cc" -j"$(jobs_count)" "$@"; }
 
+# Files generated in the build folder from an older base look newer than the
+# sources of a freshly unpacked base (tarball dates): a new base starts afresh.
+base_id=$(series_base linux "$LINUX_TREE")
+if [ "$(cat "$LINUX_BUILD/.ice-mp-base" 2>/dev/null)" != "$base_id" ]; then
+	[ ! -d "$LINUX_BUILD" ] || log "the Linux base changed: emptying $LINUX_BUILD"
+	rm -rf "$LINUX_BUILD"
+fi
 mkdir -p "$LINUX_BUILD"
+echo "$base_id" >"$LINUX_BUILD/.ice-mp-base"
 log "configuring Linux: tinyconfig + ${fragments[*]##*/}"
 kmake -s tinyconfig >/dev/null
 "$LINUX_TREE/scripts/kconfig/merge_config.sh" -m -O "$LINUX_BUILD" "$LINUX_BUILD/.config" "${fragments[@]}" >"$LINUX_BUILD/merge.log" 2>&1

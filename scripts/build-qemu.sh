@@ -6,7 +6,8 @@
 # slirp, no optional features, --python=/usr/bin/python3, ccache when present
 # (through its compiler links in /usr/lib/ccache: QEMU's configure names the
 # compiler in meson's cross file, where meson does not add ccache itself).
-# Reconfigures only when the source tree or the options changed; ninja
+# Reconfigures (in an emptied build folder) only when the source tree, its base
+# commit or the options changed; ninja
 # rebuilds only what a changed patch touched.
 #
 # The Debian "+ds" tarball has no firmware blobs: configure runs with bzip2
@@ -29,19 +30,22 @@ CONFIGURE_ARGS=(
 	--disable-install-blobs --disable-docs
 )
 
-# A PATH without bzip2: every host tool stays reachable through links.
+# A PATH without bzip2: every host tool stays reachable through links, made
+# again on every run so a tool installed since (dtc) is found.
 host_path=$BUILD/host-path
-if [ ! -d "$host_path" ]; then
-	mkdir -p "$host_path.tmp"
-	for f in /usr/bin/* /bin/*; do
-		case ${f##*/} in bzip2 | bunzip2) ;; *) ln -sf "$f" "$host_path.tmp/" ;; esac
-	done
-	mv "$host_path.tmp" "$host_path"
-fi
+rm -rf "$host_path.tmp"
+mkdir -p "$host_path.tmp"
+for f in /usr/bin/* /bin/*; do
+	case ${f##*/} in bzip2 | bunzip2) ;; *) ln -sf "$f" "$host_path.tmp/" ;; esac
+done
+rm -rf "$host_path"
+mv "$host_path.tmp" "$host_path"
 export PATH=$host_path:/usr/local/sbin:/usr/sbin:/sbin
 [ -d /usr/lib/ccache ] && have_cmd ccache && PATH=/usr/lib/ccache:$PATH
 
-stamp="$(cd "$QEMU_TREE" && pwd) ${CONFIGURE_ARGS[*]}"
+# The base commit is part of the stamp: files generated from an older base look
+# newer than the sources of a freshly unpacked one (tarball dates).
+stamp="$(cd "$QEMU_TREE" && pwd) $(series_base qemu "$QEMU_TREE") ${CONFIGURE_ARGS[*]}"
 if [ ! -f "$QEMU_BUILD/build.ninja" ] || [ "$(cat "$QEMU_BUILD/.ice-mp-configured" 2>/dev/null)" != "$stamp" ]; then
 	log "configuring QEMU in $QEMU_BUILD"
 	rm -rf "$QEMU_BUILD"

@@ -6,7 +6,9 @@
 Every register of the spec's PF and VF tables must be defined in both headers as
 ICE_MP_REG_<NAME> / ICE_MP_VF_REG_<NAME> with the spec's offset (and stride, for
 per-port or per-VF registers), and every ICE_MP_* macro the two headers share
-must have the same value. Exits 1 and lists each disagreement."""
+must have the same value. The PCI IDs of the spec's identity table must be the
+ones both headers define (each tree names them in that one header only).
+Exits 1 and lists each disagreement."""
 
 import glob
 import os
@@ -42,6 +44,27 @@ def spec_registers():
                 name = match.group(4)
                 regs[section + name] = (offset, stride)
     return regs
+
+
+# The spec's identity rows and the macros of each header that must hold them.
+ID_MACROS = {
+    "PF": {"QEMU": ("ICE_MP_PCI_VENDOR_ID", "ICE_MP_PCI_DEVICE_ID"),
+           "Linux": ("ICE_MP_PCI_VENDOR_ID", "ICE_MP_PCI_DEVICE_ID")},
+    "VF": {"QEMU": ("ICE_MP_PCI_VENDOR_ID", "ICE_MP_VF_PCI_DEVICE_ID"),
+           "Linux": ("ICE_MP_PCI_VENDOR_ID", "ICE_MP_PCI_DEVICE_ID_VF")},
+}
+
+
+def spec_ids():
+    """{"PF": (vendor, device), "VF": ...} from the spec's identity table."""
+    ids = {}
+    row = re.compile(r"^\|\s*(PF|VF)\s*\|\s*([0-9a-f]{4}):([0-9a-f]{4})\b")
+    with open(SPEC, encoding="utf-8") as spec:
+        for line in spec:
+            match = row.match(line)
+            if match:
+                ids[match.group(1)] = (int(match.group(2), 16), int(match.group(3), 16))
+    return ids
 
 
 DEFINE = re.compile(r"^#define\s+(ICE_MP_\w+)(\(\s*(\w+)\s*\))?\s+(.+?)\s*(?:/\*.*)?$")
@@ -107,6 +130,17 @@ def main():
         for name in sorted(macros):
             if re.match(r"ICE_MP_(VF_)?REG_", name) and name not in spec:
                 problems.append(f"{side}: register {name} is not in the spec")
+    ids = spec_ids()
+    for function, sides in ID_MACROS.items():
+        if function not in ids:
+            problems.append(f"the spec's identity table has no {function} row")
+            continue
+        for side, names in sides.items():
+            for name, want in zip(names, ids[function]):
+                have = headers[side].get(name, (None,))[0]
+                if have != want:
+                    problems.append(f"{side}: {function} {name} is "
+                                    f"{'undefined' if have is None else f'{have:#06x}'}, spec says {want:#06x}")
     shared = sorted(set(headers["QEMU"]) & set(headers["Linux"]))
     for name in shared:
         if headers["QEMU"][name] != headers["Linux"][name]:
@@ -114,7 +148,8 @@ def main():
     if problems:
         print("\n".join(problems))
         return 1
-    print(f"{len(spec)} registers of the spec defined alike in both headers; "
+    print(f"PF {ids['PF'][0]:04x}:{ids['PF'][1]:04x} and VF {ids['VF'][0]:04x}:{ids['VF'][1]:04x} in both headers; "
+          f"{len(spec)} registers of the spec defined alike in both headers; "
           f"{len(shared)} shared macros agree")
     return 0
 

@@ -4,7 +4,8 @@
 # Installs, with apt, every package the pipeline needs to fetch, build and run:
 # the QEMU and kernel build dependencies (meson >= 1.5 from <codename>-backports),
 # the guest tools (busybox, iproute2, ethtool, pciutils) and the firmware
-# (seabios, qemu-system-data). Adds a <codename>-backports entry (deb and deb-src)
+# (seabios, qemu-system-data), dtc (QEMU 10.2 compiles the device trees the
+# "+ds" tarball leaves out). Adds a <codename>-backports entry (deb and deb-src)
 # derived from the system's own apt sources when none is configured.
 # Does nothing when everything is present. --check only reports what is missing.
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +16,7 @@ PACKAGES=(
 	flex bison bc libelf-dev libssl-dev cpio
 	busybox-static iproute2 ethtool pciutils
 	seabios qemu-system-data ccache
+	device-tree-compiler
 	python3-ply python3-git
 )
 # From backports: QEMU 10.0 needs meson >= 1.5 and pycotap for its venv.

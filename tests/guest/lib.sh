@@ -12,8 +12,8 @@
 
 . /tests/ktap_helpers.sh
 
-PF_ID=1b36:0015
-VF_ID=1b36:0016
+PF_ID=1af4:10f0
+VF_ID=1af4:10f1
 DRIVER=${DRIVER:-ice-mp}
 DEVICES=${DEVICES:-1}
 PORTS=${PORTS:-4}

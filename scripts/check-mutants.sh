@@ -80,6 +80,13 @@ record() { /usr/bin/python3 "$TOP/tests/host/results.py" record "$@"; }
 copy_reset() {
 	local name=$1 src=$2 rev
 	rev=$(git -C "$src" rev-parse "refs/heads/$SERIES_BRANCH")
+	# A copy made from another base (the base was re-resolved) is made again:
+	# its tag `base` is what the builds key their folders on.
+	if [ -d "$M/$name/.git" ] && [ "$(git -C "$M/$name" rev-parse -q --verify refs/tags/base || true)" != \
+		"$(git -C "$src" rev-parse -q --verify refs/tags/base || true)" ]; then
+		log "mutants: $src has another base than its copy $M/$name: copying it again"
+		rm -rf "$M/$name"
+	fi
 	if [ ! -d "$M/$name/.git" ]; then
 		log "mutants: cloning $src into $M/$name"
 		rm -rf "$M/$name"

@@ -9,8 +9,14 @@
 #  - QEMU_SRC=/path / LINUX_SRC=/path: a git checkout of your own (a `git
 #    worktree` too); the series is applied on a new branch `ice-mp` from its
 #    current HEAD, which is recorded as the fork's base (re-applies and
-#    export-series.sh use the recorded base). A series that does not apply is
-#    refused with a message; `git am --abort` leaves the tree exactly as it was.
+#    export-series.sh use the recorded base).
+#  - `git am -3` when the tree has the preimage blobs the patches name (their
+#    `index` lines): a clone of upstream has them (our trees come from pristine
+#    tarballs, so the blob ids are upstream's), and a hunk whose context drifted
+#    is then merged; plain `git am` otherwise. A series that does not apply is
+#    refused with one line naming the patch and the file(s) that failed; the am
+#    is aborted, the original branch checked out again, the temporary branch
+#    deleted, and the tree checked to be exactly as it was (HEAD, refs, status).
 # A tree whose branch already carries the committed series is left alone (so an
 # unchanged series rebuilds nothing). A branch with commits of your own that were
 # not exported (make export) is refused unless FORCE=1.
@@ -63,11 +69,13 @@ ensure_base_tree() {
 		fi
 		rm -rf "$tree"
 	fi
-	create_base_tree "$tree" "$tarball" "$label"
+	# Debian's linux-source tarball carries Debian's top-level .gitignore, which
+	# ignores everything (`/*`): its files are added regardless of .gitignore.
+	create_base_tree "$tree" "$tarball" "$label" "$([ "$(eval echo "\${${var}_KIND:-pristine}")" = pristine ] || echo --force)"
 }
 
-create_base_tree() { # tree tarball label
-	local tree=$1 tarball=$2 label=$3 tmp
+create_base_tree() { # tree tarball label [--force: git add ignored files too]
+	local tree=$1 tarball=$2 label=$3 force=${4:-} tmp
 	[ -f "$tarball" ] || die "$tarball missing: run scripts/fetch-sources.sh"
 	log "creating $tree from $(basename "$tarball")"
 	tmp=$tree.tmp
@@ -77,7 +85,7 @@ create_base_tree() { # tree tarball label
 	(
 		cd "$tmp"
 		git init -q -b pristine
-		git add -A
+		git add -A ${force:+"$force"}
 		GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
 			git "${BASE_IDENT[@]}" commit -q -F - <<<"$label"
 		git tag base
@@ -98,8 +106,57 @@ cover_description() {
 		body { print }' "$cover" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
 }
 
+# preimage_blobs PATCH...: the blob ids (as abbreviated in the `index <pre>..<post>`
+# lines) the patches need from the tree they are applied to: every preimage that
+# is not a new file and not the postimage of an earlier patch of the series.
+preimage_blobs() {
+	awk '/^index [0-9a-f]+\.\.[0-9a-f]+/ {
+		split($2, id, /\.\./)
+		if (id[1] !~ /^0+$/ && !(id[1] in made)) need[id[1]] = 1
+		made[id[2]] = 1
+	}
+	END { for (b in need) print b }' "$@"
+}
+
+# missing_blobs TREE PATCH...: "<missing> <needed>": how many of the preimage blobs
+# of the patches TREE's object store lacks. A clone of upstream has them all (our
+# base trees come from pristine tarballs, so their blob ids are upstream's).
+missing_blobs() {
+	local tree=$1 needed
+	shift
+	needed=$(preimage_blobs "$@")
+	[ -n "$needed" ] || { echo "0 0"; return 0; }
+	git -C "$tree" cat-file --batch-check <<<"$needed" |
+		awk -v n="$(wc -l <<<"$needed")" '$2 != "blob" { m++ } END { print m + 0, n }'
+}
+
+# am_failed_files TREE LOG: the files a stopped `git am` could not apply, one per
+# line: the unmerged paths of a 3-way merge and the paths of git apply's errors.
+am_failed_files() {
+	{
+		git -C "$1" diff --name-only --diff-filter=U 2>/dev/null || true
+		sed -n -E \
+			-e 's/^error: patch failed: (.*):[0-9]+$/\1/p' \
+			-e 's/^error: (.*): (patch does not apply|does not exist in index|already exists in (index|working directory)|No such file or directory|does not match index|wrong type)$/\1/p' \
+			-e 's/^error: sha1 information is lacking or useless \((.*)\)\.$/\1/p' \
+			-e 's/^CONFLICT \([^)]*\): Merge conflict in (.*)$/\1/p' \
+			-e 's/^CONFLICT \([^)]*\): (.*) deleted in .*$/\1/p' "$2"
+	} | awk 'NF && !seen[$0]++'
+}
+
+# fork_state TREE: what must be the same after a failed apply: HEAD (branch and
+# commit), ORIG_HEAD, every ref, and `git status` (untracked files included).
+fork_state() {
+	git -C "$1" symbolic-ref -q HEAD || echo "detached"
+	git -C "$1" rev-parse HEAD
+	echo "ORIG_HEAD $(git -C "$1" rev-parse -q --verify ORIG_HEAD || true)"
+	git -C "$1" for-each-ref --format='%(refname) %(objectname)'
+	git -C "$1" status --porcelain=v1 --untracked-files=all
+}
+
 apply_series() { # name tree patchdir
-	local name=$1 tree=$2 dir=$3 mark op other want have old_head base
+	local name=$1 tree=$2 dir=$3 mark op other want have old_head base merged missing needed am_mode orig_head
+	local -a patches am_opts
 	git -C "$tree" rev-parse --git-dir >/dev/null 2>&1 || die "$name: $tree is not a git checkout"
 	if op=$(tree_operation "$tree"); then
 		log "$name: $tree has a $op in progress: building the tree as it is (no checkout, no apply)"
@@ -111,12 +168,15 @@ apply_series() { # name tree patchdir
 	[ -z "$other" ] || die "$name: branch $SERIES_BRANCH of $tree is checked out in its sibling worktree $other; use that one, or a repo of its own"
 	[ -n "$(series_patches "$dir")" ] || warn "$dir has no patches: $name stays at its base"
 	mark=$(series_mark "$tree")
+	# A 3-way apply whose merges changed a patch's context: the patch ids of the
+	# files it was made from (the mark then holds those of the commits it made).
+	merged=$mark-3way
 	want=$(patch_ids_of_files "$dir")
 	if git -C "$tree" rev-parse -q --verify "refs/heads/$SERIES_BRANCH" >/dev/null; then
 		base=$(sed -n 1p "$mark" 2>/dev/null || true)
 		if [ -n "$base" ]; then
 			have=$(patch_ids_of_range "$tree" "$base..$SERIES_BRANCH")
-			if [ "$have" = "$want" ]; then
+			if [ "$have" = "$want" ] || { [ "$have" = "$(sed 1d "$mark")" ] && [ -s "$merged" ] && [ "$(cat "$merged")" = "$want" ]; }; then
 				checkout_branch "$tree"
 				if tree_is_clean "$tree"; then
 					log "$name: $tree already carries the series"
@@ -145,20 +205,82 @@ apply_series() { # name tree patchdir
 			die "$name: $tree is on branch $SERIES_BRANCH, which would become the base of the series: check out the commit to apply it on first"
 		base=$(git -C "$tree" rev-parse HEAD)
 	fi
-	log "$name: applying $(series_patches "$dir" | wc -l) patches of $dir/ on $(git -C "$tree" log -1 --format='%h %s' "$base")"
+	mapfile -t patches < <(series_patches "$dir")
+	# git am -3 when the tree has every preimage blob the patches name (a clone of
+	# upstream, our own base trees): a hunk whose context drifted is then merged.
+	# Without them -3 cannot help and only muddles the error: plain git am.
+	read -r missing needed < <(missing_blobs "$tree" "${patches[@]}")
+	am_opts=(--whitespace=nowarn) am_mode="git am"
+	if [ "$missing" = 0 ]; then
+		am_opts+=(-3) am_mode="git am -3"
+		log "$name: $tree has the preimage blobs of the patches ($needed): git am -3 (3-way merge where context drifted)"
+	else
+		log "$name: $tree lacks $missing of the $needed preimage blobs of the patches (another release than the series' base, or not a clone of upstream): plain git am"
+	fi
+	log "$name: applying ${#patches[@]} patches of $dir/ on $(git -C "$tree" log -1 --format='%h %s' "$base")"
+	local before am_log=$BUILD/am-$name.log
+	before=$(fork_state "$tree")
+	orig_head=$(git -C "$tree" rev-parse -q --verify ORIG_HEAD || true)
 	git -C "$tree" checkout -q -B "$SERIES_BRANCH.new" "$base"
-	# shellcheck disable=SC2046
-	if [ -n "$(series_patches "$dir")" ] && ! git -C "$tree" -c user.name="${GIT_AUTHOR_NAME:-pci-ice-mp}" -c user.email="${GIT_AUTHOR_EMAIL:-pci-ice-mp@localhost}" \
-		am -q --whitespace=nowarn $(series_patches "$dir") >"$BUILD/am-$name.log" 2>&1; then
-		git -C "$tree" am --abort >/dev/null 2>&1 || true
-		git -C "$tree" checkout -q "$old_head"
-		git -C "$tree" branch -q -D "$SERIES_BRANCH.new"
-		sed 's/^/    /' "$BUILD/am-$name.log" >&2
-		die "$name: the series in $dir/ does not apply to $tree (git am aborted; the tree is as it was)"
+	if [ ${#patches[@]} -gt 0 ] && ! git -C "$tree" -c user.name="${GIT_AUTHOR_NAME:-pci-ice-mp}" -c user.email="${GIT_AUTHOR_EMAIL:-pci-ice-mp@localhost}" \
+		am "${am_opts[@]}" "${patches[@]}" >"$am_log" 2>&1; then
+		apply_failed "$name" "$tree" "$dir" "$old_head" "$before" "$am_log" "$am_mode" "$orig_head" "${patches[@]}"
 	fi
 	git -C "$tree" branch -q -M "$SERIES_BRANCH.new" "$SERIES_BRANCH"
-	{ echo "$base"; echo "$want"; } >"$mark"
+	local made three_way
+	made=$(patch_ids_of_range "$tree" "$base..$SERIES_BRANCH")
+	three_way=$(awk '/^Applying: / { cur = substr($0, 11) } /^Falling back to patching base and 3-way merge/ { print "    " cur }' "$am_log")
+	if [ -n "$three_way" ]; then
+		log "$name: applied with a 3-way merge (the context had drifted):"
+		echo "$three_way" >&2
+	fi
+	if [ "$made" = "$want" ]; then
+		{ echo "$base"; echo "$want"; } >"$mark"
+		rm -f "$merged"
+	else
+		# The merges changed some patch's context: the commits are not byte for
+		# byte the patch files (make check's series check will say so; make export
+		# from this tree writes them back).
+		{ echo "$base"; echo "$made"; } >"$mark"
+		echo "$want" >"$merged"
+		warn "$name: the 3-way merges changed the context of some patches: branch $SERIES_BRANCH of $tree differs from $dir/ in context lines"
+	fi
 	git -C "$tree" config "branch.$SERIES_BRANCH.description" "$(cover_description "$dir")"
+}
+
+# apply_failed NAME TREE DIR OLD_HEAD BEFORE AM_LOG AM_MODE ORIG_HEAD PATCH...: git am stopped.
+# Names the patch and the file(s) in one line, aborts the am, puts TREE back on
+# OLD_HEAD, deletes the temporary branch, puts back ORIG_HEAD (git am sets it;
+# empty: there was none) and checks TREE is exactly as it was
+# (fork_state BEFORE); dies either way.
+apply_failed() {
+	local name=$1 tree=$2 dir=$3 old_head=$4 before=$5 am_log=$6 am_mode=$7 orig_head=$8 num="" files subject what after
+	shift 8
+	num=$(cat "$(tree_git_path "$tree" rebase-apply/next)" 2>/dev/null || true)
+	files=$(am_failed_files "$tree" "$am_log" | paste -sd, - | sed 's/,/, /g')
+	subject=$(sed -n 's/^Patch failed at [0-9]* //p' "$am_log" | head -1)
+	git -C "$tree" am --abort >/dev/null 2>&1 || true
+	git -C "$tree" checkout -q "$old_head" 2>/dev/null || git -C "$tree" checkout -q -f "$old_head"
+	git -C "$tree" branch -q -D "$SERIES_BRANCH.new" 2>/dev/null || true
+	if [ -n "$orig_head" ]; then
+		git -C "$tree" update-ref --no-deref ORIG_HEAD "$orig_head"
+	else
+		git -C "$tree" update-ref --no-deref -d ORIG_HEAD 2>/dev/null || true
+	fi
+	sed 's/^/    /' "$am_log" | tail -25 >&2
+	if [[ $num =~ ^[0-9]+$ ]] && [ "$num" -ge 1 ] && [ "$num" -le $# ]; then
+		local file=${!num}
+		[ -n "$subject" ] || subject=$(sed -n 's/^Subject: *\(\[[^]]*\] *\)\{0,1\}//p' "$file" | head -1)
+		what="patch $num/$# ${file##*/} (\"$subject\") does not apply: ${files:-git am named no file (see its output above)}"
+	else
+		what="git am failed before it applied any patch (see its output above)"
+	fi
+	after=$(fork_state "$tree")
+	if [ "$after" != "$before" ]; then
+		diff <(echo "$before") <(echo "$after") | head -20 | sed 's/^/    /' >&2
+		die "$name: $what; $am_mode aborted, but $tree is NOT as it was (the differences are above)"
+	fi
+	die "$name: $what ($am_mode, in $tree); aborted: $tree is as it was ($old_head at $(git -C "$tree" rev-parse --short HEAD), nothing changed)"
 }
 
 checkout_branch() { # tree

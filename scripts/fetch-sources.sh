@@ -15,7 +15,9 @@
 # `linux` / `qemu` source packages; a Linux series with no served orig tarball
 # falls back to Debian's binary package linux-source-<series> (Debian-patched;
 # recorded as such). Pin an exact Debian version with QEMU_DEB_VERSION= /
-# LINUX_DEB_VERSION= (then nothing else is tried).
+# LINUX_DEB_VERSION= (then nothing else is tried; for Linux, that version's orig
+# tarball, else its linux-source-<series> package, so the LINUX_DEB_VERSION that
+# base.env records for a linux-source base can be pinned too).
 #
 # The indices are read with a private apt configuration in the cache (deb-src
 # of the system's own Debian archive for bookworm-backports, trixie,
@@ -92,7 +94,7 @@ SRC
 }
 
 # series_regex SERIES: the upstream versions of a series, "7.2" -> 7.2 and 7.2.N.
-series_regex() { echo "^(1:)?${1//./\\.}(\\.[0-9]+)?[-+~]"; }
+series_regex() { echo "^(1:)?${1//./\\.}(\\.[0-9]+)?[-+]"; }
 
 # source_candidates PACKAGE SERIES: "<debian version> <sha256> <orig file>", one per
 # distinct orig tarball, newest version first.
@@ -108,7 +110,8 @@ source_candidates() {
 
 # binary_candidates PACKAGE: "<debian version> <sha256> <deb file>", newest first.
 binary_candidates() {
-	pcache show "$1" 2>/dev/null | awk '
+	# A series without such a package lists none (not an error: --candidates prints it empty).
+	{ pcache show "$1" 2>/dev/null || true; } | awk '
 		/^Version:/ { ver = $2 }
 		/^SHA256:/ { sha = $2 }
 		/^Filename:/ { n = split($2, p, "/"); file = p[n] }
@@ -157,7 +160,10 @@ try_source() {
 try_linux_source_deb() {
 	local version=$1 sha=$2 deb=$3 out tmp
 	out=$CACHE/src/${deb%.deb}.tar.xz
-	if [ -f "$out" ] && [ -f "$out.sha256" ] && [ "$(cat "$out.sha256")" = "$sha" ]; then
+	# $out.sha256: line 1 the SHA-256 of the verified .deb it came from, line 2 its own
+	# (a cached tarball is checked against both before every use, like an orig tarball).
+	if [ -f "$out" ] && [ "$(sed -n 1p "$out.sha256" 2>/dev/null)" = "$sha" ] &&
+		verified "$(sed -n 2p "$out.sha256")" "$out"; then
 		log "linux-source $version: cached $(basename "$out") (from a verified $deb)"
 		echo "$out"
 		return 0
@@ -174,7 +180,7 @@ try_linux_source_deb() {
 		{ rm -rf "$tmp" "$out.tmp"; warn "$deb has no usr/src/linux-source-$LINUX_SERIES.tar.xz"; return 1; }
 	rm -rf "$tmp"
 	mv "$out.tmp" "$out"
-	echo "$sha" >"$out.sha256"
+	{ echo "$sha"; sha256sum "$out" | cut -d' ' -f1; } >"$out.sha256"
 	echo "$out"
 }
 
@@ -199,7 +205,8 @@ resolve() { # pkg series pin VAR
 	mapfile -t cands < <(source_candidates "$pkg" "$series")
 	if [ -n "$pin" ]; then
 		mapfile -t cands < <(printf '%s\n' "${cands[@]}" | awk -v v="$pin" '$1 == v')
-		[ ${#cands[@]} -gt 0 ] && [ -n "${cands[0]}" ] ||
+		# Linux: a pinned version may be a linux-source-<series> package (the fallback below).
+		[ ${#cands[@]} -gt 0 ] && [ -n "${cands[0]}" ] || [ "$pkg" = linux ] ||
 			die "$pkg: the pinned version $pin has no orig tarball in the indices of series $series"
 	fi
 	if [ "$candidates_only" = 1 ]; then
@@ -216,7 +223,7 @@ resolve() { # pkg series pin VAR
 			return 0
 		fi
 	done
-	if [ "$pkg" = linux ] && [ -z "$pin" ]; then
+	if [ "$pkg" = linux ]; then
 		while read -r version sha file; do
 			[ -n "$version" ] || continue
 			tried=$((tried + 1))
@@ -224,8 +231,9 @@ resolve() { # pkg series pin VAR
 				record "$var" "$version" "$(upstream_of "$version")" "$out" "$(sha256sum "$out" | cut -d' ' -f1)" "debian-linux-source"
 				return 0
 			fi
-		done < <(binary_candidates "linux-source-$series")
+		done < <(binary_candidates "linux-source-$series" | awk -v v="$pin" 'v == "" || $1 == v')
 	fi
+	[ -z "$pin" ] || die "$pkg $series: the pinned version $pin: neither an orig tarball nor a linux-source-$series package of it downloads and verifies ($tried tried)"
 	die "$pkg $series: none of the $tried candidates the indices list downloads and verifies"
 }
 

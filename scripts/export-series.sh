@@ -5,7 +5,8 @@
 # linux-patches/ with `git format-patch --cover-letter --base`, the cover letter
 # taken from the branch description (git branch --edit-description). Output is
 # byte-stable (--zero-commit, no signature, the cover letter dated by the
-# last patch), so --check can tell whether the
+# last patch, 12-digit blob ids on the index lines: git's default length grows
+# with the number of objects, so two clones of one tree could differ), so --check can tell whether the
 # committed patch files are exactly what the work trees hold: it exports into a
 # temporary folder, shows the difference and fails when there is one.
 # The base is the `base` tag in our own work trees (build/qemu, build/linux) and
@@ -37,7 +38,7 @@ export_one() { # tree base outdir
 	find "$out" -maxdepth 1 -name '*.patch' -delete
 	# The cover letter is dated like the last patch's author date: stable across re-applies.
 	GIT_COMMITTER_DATE=$(git -C "$tree" log -1 --format=%aI "$SERIES_BRANCH") \
-		git -C "$tree" format-patch -q --cover-letter --cover-from-description=subject \
+		git -C "$tree" -c core.abbrev=12 format-patch -q --cover-letter --cover-from-description=subject \
 		--base="$base" --zero-commit --no-signature -o "$out" "$base..$SERIES_BRANCH" >/dev/null
 	git -C "$tree" log -1 --format='%s' "$base" >"$out/BASE"
 	git -C "$tree" log -1 --format='%b' "$base" | sed '/^$/d' >>"$out/BASE"

@@ -61,11 +61,4 @@ log "building QEMU: ${targets[*]}"
 ninja -C "$QEMU_BUILD" "${targets[@]}" >"$QEMU_BUILD/ninja.log" 2>&1 ||
 	{ grep -E -B2 -A8 'error|FAILED' "$QEMU_BUILD/ninja.log" | head -60 >&2; die "QEMU build failed (log: $QEMU_BUILD/ninja.log)"; }
 
-# Run from the build tree, QEMU looks for firmware in its qemu-bundle data dir
-# (default prefix /usr/local) and in pc-bios/.
-for dir in "$QEMU_BUILD/qemu-bundle/usr/local/share/qemu" "$QEMU_BUILD/pc-bios"; do
-	mkdir -p "$dir"
-	for f in /usr/share/seabios/*.bin /usr/share/qemu/*; do
-		[ -e "$dir/${f##*/}" ] || ln -sf "$f" "$dir/"
-	done
-done
+link_firmware "$QEMU_BUILD"

@@ -185,19 +185,14 @@ PY
 # build into the base's folder DIR (a snapshot: the default build may be rebuilt
 # meanwhile); print what it is, or the reason and fail.
 partner_qemu() { # dir
-	local dir=$1 src=$PARTNER/qemu-build/qemu-system-x86_64 py=${CHECK_BASES_PARTNER_QEMU_TREE:-$PARTNER/qemu}/python d f
+	local dir=$1 src=$PARTNER/qemu-build/qemu-system-x86_64 py=${CHECK_BASES_PARTNER_QEMU_TREE:-$PARTNER/qemu}/python
 	[ -x "$src" ] || { echo "no partner QEMU: $src missing (make build first)"; return 1; }
 	[ -d "$py/qemu/machine" ] || { echo "no partner QEMU python package: $py/qemu/machine missing"; return 1; }
 	mkdir -p "$dir/qemu-build" "$dir/partner-qemu"
 	cp -f "$src" "$dir/qemu-build/qemu-system-x86_64"
 	rm -rf "$dir/partner-qemu/python"
 	cp -r "$py" "$dir/partner-qemu/python"
-	for d in "$dir/qemu-build/qemu-bundle/usr/local/share/qemu" "$dir/qemu-build/pc-bios"; do
-		mkdir -p "$d"
-		for f in /usr/share/seabios/*.bin /usr/share/qemu/*; do
-			[ -e "$d/${f##*/}" ] || ln -sf "$f" "$d/"
-		done
-	done
+	link_firmware "$dir/qemu-build"
 	"$dir/qemu-build/qemu-system-x86_64" -device help 2>/dev/null | grep -q '"pci-ice-mp"' ||
 		{ echo "the partner QEMU ($src) has no pci-ice-mp device"; return 1; }
 	echo "$("$src" --version | head -1 | sed 's/^QEMU emulator version /QEMU /') of ${src#"$TOP"/}"

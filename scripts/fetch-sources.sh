@@ -59,15 +59,6 @@ APT_OPTS=(
 papt() { apt-get "${APT_OPTS[@]}" "$@"; }
 pcache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
-# The first Debian archive URI of the system's own apt sources.
-system_debian_uri() {
-	{
-		awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file|cdrom):/) { print $i; break } }' \
-			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-	} | grep -v -- '-security' | grep -m1 'debian' || true
-}
-
 private_apt_update() {
 	local uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg want
 	uri=$(system_debian_uri)

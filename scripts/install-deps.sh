@@ -43,15 +43,6 @@ missing_packages() {
 	if have_cmd meson && ! dpkg --compare-versions "$(meson --version)" ge 1.5; then echo meson; fi
 }
 
-# The first Debian archive URI of the system's own sources (deb822 or one-line format).
-system_debian_uri() {
-	{
-		awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file|cdrom):/) { print $i; break } }' \
-			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-	} | grep -v -- '-security' | grep -m1 'debian' || true
-}
-
 ensure_backports_source() {
 	local file=/etc/apt/sources.list.d/pci-ice-mp-backports.sources uri
 	if apt-cache policy 2>/dev/null | grep " $codename-backports/main" >/dev/null &&

@@ -160,6 +160,28 @@ series_base() {
 
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
+# The first Debian archive URI of the system's own apt sources.
+system_debian_uri() {
+	{
+		awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file|cdrom):/) { print $i; break } }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	} | grep -v -- '-security' | grep -m1 'debian' || true
+}
+
+# link_firmware QEMU_BUILD_DIR: run from a build tree, QEMU looks for firmware in
+# its qemu-bundle data dir (default prefix /usr/local) and in pc-bios/; the "+ds"
+# tarball has none, so both link to Debian's seabios and qemu-system-data files.
+link_firmware() {
+	local dir f
+	for dir in "$1/qemu-bundle/usr/local/share/qemu" "$1/pc-bios"; do
+		mkdir -p "$dir"
+		for f in /usr/share/seabios/*.bin /usr/share/qemu/*; do
+			[ -e "$dir/${f##*/}" ] || ln -sf "$f" "$dir/"
+		done
+	done
+}
+
 # set_kasan 0|1: KASAN=1 (make KASAN=1, build-linux.sh --kasan) means the guest
 # kernel with KASAN, built in a folder of its own ($BUILD/linux-kasan-build) so it
 # never replaces the default one ($BUILD/linux-build); run-qemu.sh boots the

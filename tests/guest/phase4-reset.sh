@@ -5,20 +5,27 @@
 # devlink's driver_reinit, which re-creates the netdevs by contract), links
 # re-synced (a port QEMU holds down stays down), VFs and their remapped port
 # restored; a reset that never completes (x-reset-stuck) fails with the
-# documented error (ETIMEDOUT, "reset timed out" logged) and leaves a driver
-# that unbinds and binds again cleanly.
+# documented error (ETIMEDOUT, "reset timed out" logged) and leaves the PF
+# without netdevs (the reload resets before it creates the ports), from which
+# a reload once the reset completes, and an unbind and bind, recover. As the
+# last phase of a session (LAST_PHASE=1) it leaves the last device failed the
+# same way, so that the guest's power-off runs the driver's shutdown on a PF
+# without ports (the runner checks the console and QEMU's exit).
 . /tests/lib.sh
 
 # Plan, per device: 1 (links before the resets), then per reset kind (device,
 # reload, flr) 6 checks (reset requested, reset counted, names and MACs as
 # before the resets, MAC of each port, ifindexes, links re-synced) plus 2 VF
-# checks when VFs are on (vf_checks = 2 or 0); then 8 for the stuck reset (QMP
-# stuck on, reload fails with ETIMEDOUT, error logged, carriers off, QMP stuck
-# off, unbind, bind, links). A device that is not found bails out.
+# checks when VFs are on (vf_checks = 2 or 0); then 10 for the stuck reset (QMP
+# stuck on, reload fails with ETIMEDOUT, error logged, no netdevs, QMP stuck
+# off, reload succeeds, ports back, unbind, bind, links); as the last phase 3
+# more (stuck on, reload fails, no netdevs). A device that is not found bails
+# out.
 vfs_on=0
 [ "$VFS" -gt 0 ] && vfs_on=$((VFS < 2 ? VFS : 2))
 vf_checks=$((vfs_on > 0 ? 2 : 0))
-ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 8)))
+left_failed=$((${LAST_PHASE:-0} ? 3 : 0))
+ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 10) + left_failed))
 
 ifup_all
 
@@ -141,9 +148,10 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	dmesg -c >/dev/null
 	check "dev$i stuck: devlink dev reload fails with ETIMEDOUT" "Connection timed out" "$(reload_error "$pf")"
 	check "dev$i stuck: 'reset timed out' logged once for this PF" 1 "$(dmesg | grep -cF "$pf: reset timed out")"
-	ifup_pf "$pf"
-	check "dev$i stuck: all carriers off" "$(all_carriers 0)" "$(carriers_of "$pf")"
+	check "dev$i stuck: the failed reload leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
 	check_true "dev$i stuck: QMP x-reset-stuck off accepted" qom_set "ice$i" x-reset-stuck false
+	check_true "dev$i stuck: devlink dev reload succeeds once the reset completes" quiet devlink dev reload "pci/$pf"
+	check "dev$i stuck: the reload brings every port back" "$PORTS" "$(netdevs_of "$pf" | wc -l)"
 	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/unbind"
 	check "dev$i stuck: unbind leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
 	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/bind"
@@ -151,4 +159,9 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	check "dev$i stuck: bind brings every port back" "$PORTS" "$(netdevs_of "$pf" | wc -l)"
 	check_eventually "dev$i stuck: links up after rebind" "$(all_carriers 1)" carriers_of "$pf"
 done
+if [ "$left_failed" -gt 0 ]; then
+	check_true "dev$i left failed: QMP x-reset-stuck on accepted" qom_set "ice$i" x-reset-stuck true
+	check "dev$i left failed: devlink dev reload fails with ETIMEDOUT" "Connection timed out" "$(reload_error "$pf")"
+	check "dev$i left failed: no netdevs for the power-off" 0 "$(netdevs_of "$pf" | wc -l)"
+fi
 finish

@@ -91,7 +91,8 @@ class Guest:
         self.window_issues = []
         self._console_buf = self._agent_buf = b""
         self._console_lines, self._agent_lines = [], []
-        self._console_eof = False
+        self._console_eof = self._agent_eof = False
+        self.exit_status, self.qemu_output = None, ""
         try:
             self.vm.launch()
             STARTED.append(self.vm.get_pid())
@@ -104,26 +105,30 @@ class Guest:
                 pass
         except GuestError as err:
             self.close()
-            raise GuestError(self.with_issues(str(err))) from err
+            raise GuestError(self.with_issues(str(err)) + "\n" + self.qemu_report()) from err
         except BaseException:
             self.close()
             raise
 
     # --- the two channels ------------------------------------------------------
-    def _pump(self, deadline, what):
-        """Reads what either channel has (waiting until the deadline for something)."""
+    def _pump(self, deadline, what, exiting=False):
+        """Reads what either channel has (waiting until the deadline for something).
+        Unless QEMU is expected to exit, a closed agent channel or a QEMU that
+        exited is an error."""
         left = deadline - time.monotonic()
         if left <= 0:
             raise GuestError(f"{what}: no answer within the deadline")
-        socks = [self.agent] + ([] if self._console_eof else [self.console])
+        socks = ([] if self._agent_eof else [self.agent]) + ([] if self._console_eof else [self.console])
         ready, _, _ = select.select(socks, [], [], min(left, 1.0))
-        if not ready and not self.vm.is_running():
+        if not ready and not exiting and not self.vm.is_running():
             raise GuestError(f"{what}: QEMU exited with status {self.vm.exitcode()}")
         for sock in ready:
             data = sock.recv(65536)
             if sock is self.agent:
                 if not data:
-                    raise GuestError(f"{what}: the agent channel closed (QEMU exited?)")
+                    if not exiting:
+                        raise GuestError(f"{what}: the agent channel closed (QEMU exited?)")
+                    self._agent_eof = True
                 self._agent_buf = self._split(self._agent_buf + data, self._agent_lines, self.agent_log)
             elif not data:
                 self._console_eof = True
@@ -167,6 +172,22 @@ class Guest:
 
     def send(self, text):
         self.agent.sendall(text.encode() + b"\n")
+
+    def poweroff(self, timeout=60):
+        """Powers the guest off from the inside (`poweroff -f`: the kernel's
+        shutdown path, every driver's .shutdown callback, then ACPI power-off)
+        and waits, up to the deadline, until QEMU has exited by itself.
+        Returns the kernel report lines printed since the last window."""
+        deadline = time.monotonic() + timeout * self.scale
+        self.send("poweroff")
+        while not (self._console_eof and self._agent_eof):
+            self._pump(deadline, "poweroff: waiting for QEMU to exit", exiting=True)
+        self.vm.wait(timeout=max(1, int(deadline - time.monotonic())))
+        for line in self._console_lines:
+            if KERNEL_ISSUE.search(line):
+                self.window_issues.append(line.strip())
+        issues, self.window_issues, self._console_lines = self.window_issues, [], []
+        return issues
 
     # --- console windows -------------------------------------------------------------
     def end_window(self, name, timeout=30):
@@ -266,6 +287,15 @@ class Guest:
             self.agent.close()
             self.console_log.close()
             self.agent_log.close()
+            # What QEMU printed (an assertion, an abort message) and how it ended.
+            self.exit_status = self.vm.exitcode()
+            self.qemu_output = self.vm.get_log() or ""
+
+    def qemu_report(self, lines=20):
+        """After close(): QEMU's exit status and the last lines it printed."""
+        tail = [line for line in self.qemu_output.splitlines() if line.strip()][-lines:]
+        return (f"QEMU exit status {self.exit_status}"
+                + "".join(f"\n  qemu: {line}" for line in tail))
 
 
 def leftover_qemus():

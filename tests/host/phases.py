@@ -137,13 +137,17 @@ class PhaseRun:
             self.notes.append(line)
 
 
-def run_phase(guest, cfg, phase, timeout=900):
-    """Runs one phase; records its points, its plan check and its console window."""
+def run_phase(guest, cfg, phase, last=False, timeout=900):
+    """Runs one phase; records its points, its plan check and its console window.
+    last: no phase follows in this session (the guest powers off next)."""
     suite = f"phase{phase}"
     start = time.monotonic()
     ktap = PhaseRun()
+    # LAST_PHASE=1 lets a phase leave a state for the power-off to handle
+    # (phase 4 leaves a device failed, without ports).
+    env = dict(cfg["env"], LAST_PHASE=1 if last else 0)
     try:
-        status, _ = guest.run(suite, PHASES[phase], cfg["env"], timeout, ktap.line)
+        status, _ = guest.run(suite, PHASES[phase], env, timeout, ktap.line)
     finally:
         for result, name, why, seconds in ktap.points:
             results.record(suite, name, result, cfg["name"], seconds, why)
@@ -213,7 +217,8 @@ def record_kunit(guest, cfg):
 def run_config(cfg, phases):
     os.makedirs(OUT, exist_ok=True)
     prefix = os.path.join(OUT, cfg["name"])
-    for old in (".console.log", ".agent.log", ".console.log.passed", ".agent.log.passed"):
+    for old in (".console.log", ".agent.log", ".qemu.log", ".console.log.passed", ".agent.log.passed",
+                ".qemu.log.passed"):
         if os.path.exists(prefix + old):
             os.remove(prefix + old)
     planned = [p for p in cfg["phases"] if not phases or p in phases]
@@ -233,9 +238,14 @@ def run_config(cfg, phases):
         if cfg["kunit"]:
             record_kunit(guest, cfg)
         for phase in planned:
-            run_phase(guest, cfg, phase)
+            run_phase(guest, cfg, phase, last=phase == planned[-1])
             done.append(phase)
         check_window(guest, cfg, "drain", "after the last phase")
+        # The session ends as a machine does: the guest powers off, which runs
+        # every driver's shutdown callback; QEMU must then exit by itself.
+        issues = guest.poweroff()
+        results.record("shutdown", "no kernel reports on the console (guest power-off)",
+                       "fail" if issues else "pass", cfg["name"], 0, "\n".join(issues[:30]))
     except FirstFailure as err:
         print(f"# {cfg['name']}: --fail-fast: stopped at the first failure ({err})", flush=True)
     except GuestError as err:
@@ -245,16 +255,26 @@ def run_config(cfg, phases):
     finally:
         if guest is not None:
             guest.close()
+            with open(prefix + ".qemu.log", "w", encoding="utf-8") as log:
+                log.write(guest.qemu_output)
     if failure:
         stage = "boot" if guest is None else "guest"
+        if guest is not None:
+            failure += "\n" + guest.qemu_report()
         results.record(stage, "the guest session completed", "fail", cfg["name"], time.monotonic() - start,
                        f"{failure}\nconsole: {prefix}.console.log\nagent: {prefix}.agent.log")
+    elif guest is not None:
+        # A QEMU that crashed on the way out must not hide behind the
+        # passing phases.
+        status = "pass" if guest.exit_status == 0 else "fail"
+        results.record("shutdown", "QEMU exits with status 0", status, cfg["name"], 0,
+                       "" if status == "pass" else guest.qemu_report())
         for phase in planned:
             if phase not in done:
                 results.record(f"phase{phase}", "ran", "fail", cfg["name"], 0,
                                "not run: the guest session ended before it (see above)")
     if results.FAILS[cfg["name"]] == fails_before:
-        for log in (".console.log", ".agent.log"):
+        for log in (".console.log", ".agent.log", ".qemu.log"):
             if os.path.exists(prefix + log):
                 os.replace(prefix + log, prefix + log + ".passed")
 

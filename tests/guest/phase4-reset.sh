@@ -16,16 +16,17 @@
 # Plan, per device: 1 (links before the resets), then per reset kind (device,
 # reload, flr) 6 checks (reset requested, reset counted, names and MACs as
 # before the resets, MAC of each port, ifindexes, links re-synced) plus 2 VF
-# checks when VFs are on (vf_checks = 2 or 0); then 10 for the stuck reset (QMP
-# stuck on, reload fails with ETIMEDOUT, error logged, no netdevs, QMP stuck
-# off, reload succeeds, ports back, unbind, bind, links); as the last phase 3
+# checks when VFs are on (vf_checks = 2 or 0); then 11 for the stuck reset (QMP
+# stuck on, reload fails with ETIMEDOUT, error logged, no netdevs, vf_port_map
+# readable, QMP stuck off, reload succeeds, ports back, unbind, bind, links); as
+# the last phase 3
 # more (stuck on, reload fails, no netdevs). A device that is not found bails
 # out.
 vfs_on=0
 [ "$VFS" -gt 0 ] && vfs_on=$((VFS < 2 ? VFS : 2))
 vf_checks=$((vfs_on > 0 ? 2 : 0))
 left_failed=$((${LAST_PHASE:-0} ? 3 : 0))
-ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 10) + left_failed))
+ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 11) + left_failed))
 
 ifup_all
 
@@ -149,6 +150,7 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	check "dev$i stuck: devlink dev reload fails with ETIMEDOUT" "Connection timed out" "$(reload_error "$pf")"
 	check "dev$i stuck: 'reset timed out' logged once for this PF" 1 "$(dmesg | grep -cF "$pf: reset timed out")"
 	check "dev$i stuck: the failed reload leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
+	check_true "dev$i stuck: vf_port_map readable after the failed reset" cat "$d/vf_port_map"
 	check_true "dev$i stuck: QMP x-reset-stuck off accepted" qom_set "ice$i" x-reset-stuck false
 	check_true "dev$i stuck: devlink dev reload succeeds once the reset completes" quiet devlink dev reload "pci/$pf"
 	check "dev$i stuck: the reload brings every port back" "$PORTS" "$(netdevs_of "$pf" | wc -l)"

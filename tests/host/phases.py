@@ -263,16 +263,16 @@ def run_config(cfg, phases):
             failure += "\n" + guest.qemu_report()
         results.record(stage, "the guest session completed", "fail", cfg["name"], time.monotonic() - start,
                        f"{failure}\nconsole: {prefix}.console.log\nagent: {prefix}.agent.log")
+        for phase in planned:
+            if phase not in done:
+                results.record(f"phase{phase}", "ran", "fail", cfg["name"], 0,
+                               "not run: the guest session ended before it (see above)")
     elif guest is not None:
         # A QEMU that crashed on the way out must not hide behind the
         # passing phases.
         status = "pass" if guest.exit_status == 0 else "fail"
         results.record("shutdown", "QEMU exits with status 0", status, cfg["name"], 0,
                        "" if status == "pass" else guest.qemu_report())
-        for phase in planned:
-            if phase not in done:
-                results.record(f"phase{phase}", "ran", "fail", cfg["name"], 0,
-                               "not run: the guest session ended before it (see above)")
     if results.FAILS[cfg["name"]] == fails_before:
         for log in (".console.log", ".agent.log", ".qemu.log"):
             if os.path.exists(prefix + log):

@@ -19,9 +19,8 @@
 # checks when VFs are on (vf_checks = 2 or 0); then 11 for the stuck reset (QMP
 # stuck on, reload fails with ETIMEDOUT, error logged, no netdevs, vf_port_map
 # readable, QMP stuck off, reload succeeds, ports back, unbind, bind, links); as
-# the last phase 3
-# more (stuck on, reload fails, no netdevs). A device that is not found bails
-# out.
+# the last phase 3 more (stuck on, reload fails, no netdevs). A device that is
+# not found bails out.
 vfs_on=0
 [ "$VFS" -gt 0 ] && vfs_on=$((VFS < 2 ? VFS : 2))
 vf_checks=$((vfs_on > 0 ? 2 : 0))
@@ -150,7 +149,7 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	check "dev$i stuck: devlink dev reload fails with ETIMEDOUT" "Connection timed out" "$(reload_error "$pf")"
 	check "dev$i stuck: 'reset timed out' logged once for this PF" 1 "$(dmesg | grep -cF "$pf: reset timed out")"
 	check "dev$i stuck: the failed reload leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
-	check_true "dev$i stuck: vf_port_map readable after the failed reset" cat "$d/vf_port_map"
+	check_true "dev$i stuck: vf_port_map readable after the failed reset" quiet cat "$d/vf_port_map"
 	check_true "dev$i stuck: QMP x-reset-stuck off accepted" qom_set "ice$i" x-reset-stuck false
 	check_true "dev$i stuck: devlink dev reload succeeds once the reset completes" quiet devlink dev reload "pci/$pf"
 	check "dev$i stuck: the reload brings every port back" "$PORTS" "$(netdevs_of "$pf" | wc -l)"

@@ -47,8 +47,8 @@ sriov)
 events)
 	n0=$(netdev_of "$PF" 0)
 	seen0=$(stat_of "$n0" link_events)
-	drop0=$(stat_of "$n0" events_dropped)
-	ovf0=$(stat_of "$n0" event_overflows)
+	drop0=$(dev_stat "$PF" events_dropped)
+	ovf0=$(dev_stat "$PF" event_overflows)
 	word=$((EVENT_LINK_CHANGE << 8))
 	t0=$(now)
 	if [ "$VIA" = qmp ]; then
@@ -61,7 +61,7 @@ events)
 	deadline=$(($(now) + WAIT_S * 1000000000))
 	while :; do
 		seen=$(($(stat_of "$n0" link_events) - seen0))
-		dropped=$(($(stat_of "$n0" events_dropped) - drop0))
+		dropped=$(($(dev_stat "$PF" events_dropped) - drop0))
 		[ $((seen + dropped)) -ge "$COUNT" ] && break
 		[ "$(now)" -lt "$deadline" ] || break
 		usleep 20000
@@ -70,7 +70,7 @@ events)
 	report events_delivered "$seen"
 	report events_dropped "$dropped"
 	report events_unaccounted $((COUNT - seen - dropped))
-	report overflows $(($(stat_of "$n0" event_overflows) - ovf0))
+	report overflows $(($(dev_stat "$PF" event_overflows) - ovf0))
 	report elapsed_us "$elapsed"
 	;;
 *) report error "unknown BENCH '$BENCH'"; exit 1 ;;

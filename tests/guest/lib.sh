@@ -276,5 +276,18 @@ stat_of() { # netdev stat-name: the ethtool -S counter, or "none"
 	value=$(ethtool -S "$1" 2>/dev/null | awk -v name="$2:" '$1 == name { print $2 }')
 	echo "${value:-none}"
 }
+json_field() { # json key: the first value of "key" in one line of JSON (quotes dropped)
+	printf '%s' "$1" | grep -o "\"$2\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'
+}
+dev_stat() { # pf name: a device-wide counter (devlink health diagnose of reporter "device"), or "none"
+	local value
+	value=$(json_field "$(devlink -j health diagnose "pci/$1" reporter device 2>/dev/null)" "$2")
+	echo "${value:-none}"
+}
+health_of() { # pf: "<state> errors=<n> recovered=<n>" of the devlink health reporter "device"
+	local out
+	out=$(devlink -j health show "pci/$1" reporter device 2>/dev/null) || { echo none; return; }
+	echo "$(json_field "$out" state) errors=$(json_field "$out" error) recovered=$(json_field "$out" recover)"
+}
 driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null || echo none; }
 mac_of_port() { printf '52:54:00:1c:%02x:%02x' "$1" "$2"; }

@@ -73,12 +73,12 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	# then lets it run: exactly STORM - DEPTH events are dropped, one overflow.
 	storm=$((DEPTH * 3 + 1))
 	n0=$(netdev_of "$pf" 0)
-	overflows=$(stat_of "$n0" event_overflows)
-	dropped=$(stat_of "$n0" events_dropped)
+	overflows=$(dev_stat "$pf" event_overflows)
+	dropped=$(dev_stat "$pf" events_dropped)
 	host_do storm "ice$i" 0 "$storm"
 	check_eventually "dev$i: storm ends with p0 down (odd toggles)" "$(with_down 0)" carriers_of "$pf"
-	check_eventually "dev$i: storm overflow counted once" "$((overflows + 1))" stat_of "$n0" event_overflows
-	check "dev$i: storm dropped exactly STORM-DEPTH" "$((dropped + storm - DEPTH))" "$(stat_of "$n0" events_dropped)"
+	check_eventually "dev$i: storm overflow counted once" "$((overflows + 1))" dev_stat "$pf" event_overflows
+	check "dev$i: storm dropped exactly STORM-DEPTH" "$((dropped + storm - DEPTH))" "$(dev_stat "$pf" events_dropped)"
 	check "dev$i: overflow flag cleared by the driver" 0 "$(reg_bit "$pf" $REG_EVENT_STATUS 1)"
 	set_link "ice$i.p0" true
 	check_eventually "dev$i: p0 back up after the storm" "$(all_up)" carriers_of "$pf"
@@ -93,12 +93,12 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	# The whole vector: one more on p$p, every other port unchanged (a check
 	# that can fail with one port too, unlike "not counted on p0" was).
 	check "dev$i p$p: injected LINK_CHANGE counted on p$p only" "$(plus_one_at "$p" "$before_all")" "$(link_events_all "$pf")"
-	bad=$(stat_of "$n0" bad_port_events)
+	bad=$(dev_stat "$pf" bad_port_events)
 	reg_write "$pf" $REG_EVENT_DOORBELL $(((EVENT_LINK_CHANGE << 8) | 200))
-	check_eventually "dev$i: event for port 200 counted as bad" "$((bad + 1))" stat_of "$n0" bad_port_events
-	unknown=$(stat_of "$n0" unknown_events)
+	check_eventually "dev$i: event for port 200 counted as bad" "$((bad + 1))" dev_stat "$pf" bad_port_events
+	unknown=$(dev_stat "$pf" unknown_events)
 	reg_write "$pf" $REG_EVENT_DOORBELL $(((9 << 8) | 0))
-	check_eventually "dev$i: event type 9 counted as unknown" "$((unknown + 1))" stat_of "$n0" unknown_events
+	check_eventually "dev$i: event type 9 counted as unknown" "$((unknown + 1))" dev_stat "$pf" unknown_events
 	check "dev$i: links unchanged by injected events" "$(all_up)" "$(carriers_of "$pf")"
 done
 finish

@@ -4,7 +4,9 @@
 # the same name and MAC as before the resets (and the same ifindex, but for
 # devlink's driver_reinit, which re-creates the netdevs by contract), links
 # re-synced (a port QEMU holds down stays down), VFs and their remapped port
-# restored; a reset that never completes (x-reset-stuck) fails with the
+# restored; a device reset that completes only after the driver's timeout is
+# a devlink health error the driver recovers from by itself once the device is
+# ready; a reset that never completes (x-reset-stuck) fails with the
 # documented error (ETIMEDOUT, "reset timed out" logged) and leaves the PF
 # without netdevs (the reload resets before it creates the ports), from which
 # a reload once the reset completes, and an unbind and bind, recover. As the
@@ -16,16 +18,19 @@
 # Plan, per device: 1 (links before the resets), then per reset kind (device,
 # reload, flr) 6 checks (reset requested, reset counted, names and MACs as
 # before the resets, MAC of each port, ifindexes, links re-synced) plus 2 VF
-# checks when VFs are on (vf_checks = 2 or 0); then 11 for the stuck reset (QMP
-# stuck on, reload fails with ETIMEDOUT, error logged, no netdevs, vf_port_map
-# readable, QMP stuck off, reload succeeds, ports back, unbind, bind, links); as
+# checks when VFs are on (vf_checks = 2 or 0); then 8 for the late device reset
+# (QMP stuck on, QMP reset, health error, carriers off, QMP stuck off, health
+# recovered, links, ifindexes); then 13 for the stuck reset (QMP stuck on, reload fails
+# with ETIMEDOUT, error logged, no netdevs, health error, vf_port_map readable,
+# QMP stuck off, reload succeeds, ports back, health healthy, unbind, bind,
+# links); as
 # the last phase 3 more (stuck on, reload fails, no netdevs). A device that is
 # not found bails out.
 vfs_on=0
 [ "$VFS" -gt 0 ] && vfs_on=$((VFS < 2 ? VFS : 2))
 vf_checks=$((vfs_on > 0 ? 2 : 0))
 left_failed=$((${LAST_PHASE:-0} ? 3 : 0))
-ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 11) + left_failed))
+ktap_set_plan $((DEVICES * (1 + 3 * (6 + vf_checks) + 8 + 13) + left_failed))
 
 ifup_all
 
@@ -91,7 +96,6 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	need_pf "$i"
 	pf=$PF
 	d=/sys/bus/pci/devices/$pf
-	n0=$(netdev_of "$pf" 0)
 	# What every reset must give back: the names and MACs of now (and the
 	# MACs run-qemu.sh assigned, checked separately).
 	before_resets=$(names_macs "$pf")
@@ -102,7 +106,7 @@ for i in $(seq 0 $((DEVICES - 1))); do
 		echo "$vfs_on" >"$d/sriov_numvfs"
 		[ "$down" = none ] || echo "0 $down" >"$d/vf_port_map"
 	fi
-	resets=$(stat_of "$n0" resets)
+	resets=$(dev_stat "$pf" resets)
 
 	for kind in device reload flr; do
 		idx=$(ifindexes "$pf")
@@ -115,10 +119,9 @@ for i in $(seq 0 $((DEVICES - 1))); do
 		if [ "$kind" = reload ]; then
 			# driver_reinit re-creates netdevs (devlink's contract): names and MACs
 			# stay, ifindexes are new and the interfaces come back down.
-			n0=$(netdev_of "$pf" 0)
 			ifup_pf "$pf"
 		fi
-		check_eventually "dev$i $kind: reset counted" "$resets" stat_of "$n0" resets
+		check_eventually "dev$i $kind: reset counted" "$resets" dev_stat "$pf" resets
 		check "dev$i $kind: names and MACs as before the resets" "$before_resets" "$(names_macs "$pf")"
 		check "dev$i $kind: MAC of each port" "$(expected_port_macs "$i")" "$(port_macs "$pf")"
 		if [ "$kind" = reload ]; then
@@ -141,6 +144,26 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	[ "$down" = none ] || set_link "ice$i.p$down" true
 	[ "$vfs_on" -gt 0 ] && echo 0 >"$d/sriov_numvfs"
 
+	# A device reset that completes only after the driver's timeout: the
+	# driver reports it to devlink health (reporter "device"), keeps the ports
+	# with their carriers off, and recovers by itself once DEV_STATUS.READY
+	# comes back (the health reporter counts one error and one recovery).
+	health=$(health_of "$pf")
+	errors=${health#*errors=} errors=${errors%% *}
+	recovered=${health##*recovered=}
+	idx=$(ifindexes "$pf")
+	check_true "dev$i late: QMP x-reset-stuck on accepted" qom_set "ice$i" x-reset-stuck true
+	check_true "dev$i late: QMP x-device-reset accepted" qom_set "ice$i" x-device-reset true
+	check_eventually "dev$i late: the reset that did not complete is a devlink health error" \
+		"error errors=$((errors + 1)) recovered=$recovered" health_of "$pf"
+	check "dev$i late: the ports stay, carriers off" "$(all_carriers 0)" "$(carriers_of "$pf")"
+	check_true "dev$i late: QMP x-reset-stuck off accepted" qom_set "ice$i" x-reset-stuck false
+	check_eventually "dev$i late: the late completion is noticed and recovered" \
+		"healthy errors=$((errors + 1)) recovered=$((recovered + 1))" health_of "$pf"
+	check_eventually "dev$i late: links re-synced after the recovery" "$(all_carriers 1)" carriers_of "$pf"
+	check "dev$i late: same ifindexes" "$idx" "$(ifindexes "$pf")"
+	errors=$((errors + 1)) recovered=$((recovered + 1))
+
 	# A reset that never completes: devlink reload fails with the driver's
 	# timeout (ETIMEDOUT from the DEV_STATUS.READY poll), logged as "reset timed
 	# out" for this PF while the reload ran (the log is cleared before).
@@ -149,10 +172,14 @@ for i in $(seq 0 $((DEVICES - 1))); do
 	check "dev$i stuck: devlink dev reload fails with ETIMEDOUT" "Connection timed out" "$(reload_error "$pf")"
 	check "dev$i stuck: 'reset timed out' logged once for this PF" 1 "$(dmesg | grep -cF "$pf: reset timed out")"
 	check "dev$i stuck: the failed reload leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
+	check_eventually "dev$i stuck: the failed reload is a devlink health error" \
+		"error errors=$((errors + 1)) recovered=$recovered" health_of "$pf"
 	check_true "dev$i stuck: vf_port_map readable after the failed reset" quiet cat "$d/vf_port_map"
 	check_true "dev$i stuck: QMP x-reset-stuck off accepted" qom_set "ice$i" x-reset-stuck false
 	check_true "dev$i stuck: devlink dev reload succeeds once the reset completes" quiet devlink dev reload "pci/$pf"
 	check "dev$i stuck: the reload brings every port back" "$PORTS" "$(netdevs_of "$pf" | wc -l)"
+	check "dev$i stuck: devlink health healthy again after the reload" \
+		"healthy errors=$((errors + 1)) recovered=$recovered" "$(health_of "$pf")"
 	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/unbind"
 	check "dev$i stuck: unbind leaves no netdevs" 0 "$(netdevs_of "$pf" | wc -l)"
 	echo "$pf" >"/sys/bus/pci/drivers/$DRIVER/bind"

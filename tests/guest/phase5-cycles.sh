@@ -39,12 +39,11 @@ check_true "kmemleak: second scan before the cycles" kmemleak_do scan
 check_true "kmemleak: clear before the cycles" kmemleak_do clear
 
 # Device resets: only a reset that was requested and counted is a completed one.
-n0=$(netdev_of "$pf" 0)
-resets=$(stat_of "$n0" resets)
+resets=$(dev_stat "$pf" resets)
 done_resets=0
 for c in $(seq 1 "$RESET_CYCLES"); do
 	qom_set ice0 x-device-reset true || break
-	[ "$(wait_for $((resets + c)) stat_of "$n0" resets)" = $((resets + c)) ] || break
+	[ "$(wait_for $((resets + c)) dev_stat "$pf" resets)" = $((resets + c)) ] || break
 	done_resets=$c
 done
 check "device resets completed" "$RESET_CYCLES" "$done_resets"

@@ -17,17 +17,19 @@ SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE QEMU_SERIES LINUX_SERIES QEMU_DEB_VERSION LINUX_DEB_VERSION
 
-.PHONY: run check check-mutants build deps fetch worktrees qemu linux linux-kasan initramfs export check-export submission check-bases bench clean help
+.PHONY: run check check-mutants build deps fetch worktrees qemu qemu-asan linux linux-kasan initramfs export check-export submission check-bases bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
 
 # The test selection is validated in seconds, before anything is built.
-# The KASAN kernel is built only when the selection boots it.
+# The KASAN kernel is built only when the selection boots it, the ASan QEMU
+# only when it runs the host checks (the qtest runs on both QEMU builds).
 check:
 	$(S)/run-tests.sh --check-args $(TEST_ARGS)
 	$(MAKE) build
 	if $(S)/run-tests.sh --needs-kasan $(TEST_ARGS); then $(MAKE) linux-kasan; fi
+	if $(S)/run-tests.sh --needs-asan $(TEST_ARGS); then $(MAKE) qemu-asan; fi
 	$(S)/run-tests.sh $(TEST_ARGS)
 
 check-mutants:
@@ -48,6 +50,9 @@ worktrees: fetch
 
 qemu: worktrees
 	$(S)/build-qemu.sh
+
+qemu-asan: worktrees
+	$(S)/build-qemu.sh --asan
 
 linux: worktrees
 	$(S)/build-linux.sh
@@ -80,7 +85,7 @@ bench: build
 	$(S)/bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build/qemu-build build/linux-build build/linux-kasan-build build/initramfs* build/results build/mutant
+	rm -rf build/qemu-build build/qemu-asan-build build/linux-build build/linux-kasan-build build/initramfs* build/results build/mutant
 
 help:
 	@sed -n '1,/^$$/p' Makefile

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/build-qemu.sh
+# Usage: scripts/build-qemu.sh [--asan]
 #
 # Builds qemu-system-x86_64 and the pci-ice-mp qtest from the QEMU work tree
 # (build/qemu, or QEMU_SRC) into build/qemu-build: x86_64-softmmu only, TCG,
@@ -10,14 +10,19 @@
 # commit or the options changed; ninja
 # rebuilds only what a changed patch touched.
 #
+#   --asan   the same build with AddressSanitizer (and LeakSanitizer) into
+#            build/qemu-asan-build, for the qtest run under ASan (make check)
+#
 # The Debian "+ds" tarball has no firmware blobs: configure runs with bzip2
 # hidden (meson would otherwise unpack the stripped edk2 images) and
 # --disable-install-blobs, and the build's pc-bios/ links to Debian's seabios
 # and qemu-system-data files at run time. The QEMU sources are not touched.
 source "$(dirname "$0")/lib.sh"
 
+asan=0
 for arg in "$@"; do
 	case "$arg" in
+	--asan) asan=1 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
 	*) die "unknown option '$arg' (see --help)" ;;
 	esac
@@ -29,6 +34,10 @@ CONFIGURE_ARGS=(
 	--without-default-features --enable-tcg --enable-slirp --enable-pixman
 	--disable-install-blobs --disable-docs
 )
+if [ "$asan" = 1 ]; then
+	CONFIGURE_ARGS+=(--enable-asan)
+	QEMU_BUILD=$QEMU_ASAN_BUILD
+fi
 
 # A PATH without bzip2: every host tool stays reachable through links, made
 # again on every run so a tool installed since (dtc) is found.

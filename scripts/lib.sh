@@ -8,6 +8,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$TOP/build}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/pci-ice-mp
 QEMU_BUILD=$BUILD/qemu-build
+# The same QEMU with AddressSanitizer, for the qtest only (build-qemu.sh --asan).
+QEMU_ASAN_BUILD=$BUILD/qemu-asan-build
 # LINUX_BUILD ($BUILD/linux-build, or linux-kasan-build with KASAN=1): set_kasan below.
 INITRAMFS=$BUILD/initramfs.cpio.gz
 BASE_ENV=$BUILD/base.env

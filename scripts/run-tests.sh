@@ -14,7 +14,8 @@
 # have no uncommitted changes (so what was tested is the patch files),
 # checkpatch on every patch of both series (--strict for Linux), the register
 # contract agrees in the spec and both headers, the pci-ice-mp qtest (its plan
-# and every case). Guest checks (tests/host/phases.py): a guest per
+# and every case), on the normal and on the ASan build of QEMU (a leak or a
+# memory error fails the case). Guest checks (tests/host/phases.py): a guest per
 # configuration of the matrix; per console window (boot, KUnit, each phase,
 # drain) a "no kernel reports" check; KUnit from boot; phases 1 probe,
 # 2 events, 3 SR-IOV, 4 reset, 5 cycles; at the end, no QEMU left running.
@@ -31,6 +32,9 @@
 #                               runs this before it builds anything)
 #   --needs-kasan               exit 0 when the selection boots the KASAN
 #                               kernel (make check then builds it), else 1
+#   --needs-asan                exit 0 when the selection runs the host checks,
+#                               whose qtest also runs on the ASan build of
+#                               QEMU (make check then builds it), else 1
 #   --mutants, --no-mutants     run the mutants or not (default: with the
 #                               whole default matrix only, not with a part
 #                               picked by --config/--phase/--shard/--host-only)
@@ -40,7 +44,7 @@
 # console and agent logs of failed guests: build/results/<config>.*.log.
 source "$(dirname "$0")/lib.sh"
 
-host=1 guest=1 list=0 check_only=0 needs_kasan=0 mutants=auto shard="" phase_args=() list_args=()
+host=1 guest=1 list=0 check_only=0 needs_kasan=0 needs_asan=0 mutants=auto shard="" phase_args=() list_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) guest=0 ;;
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--json) list_args+=(--json) ;;
 	--check-args) check_only=1 ;;
 	--needs-kasan) needs_kasan=1 ;;
+	--needs-asan) needs_asan=1 ;;
 	--mutants) mutants=1 ;;
 	--no-mutants) mutants=0 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
@@ -73,6 +78,11 @@ phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
 if [ "$needs_kasan" = 1 ]; then
 	# For make check: does the selection boot the KASAN kernel (beside the default one)?
 	[ "$guest" = 1 ] && [ "$KASAN" = 0 ] && phases --needs-kasan "${phase_args[@]}"
+	exit
+fi
+if [ "$needs_asan" = 1 ]; then
+	# For make check: host checks run in the first shard only.
+	case "$shard" in "" | 1/*) [ "$host" = 1 ] ;; *) false ;; esac
 	exit
 fi
 if [ "$mutants" = auto ]; then
@@ -129,26 +139,30 @@ check_checkpatch() { # name tree patch-dir options...
 	done
 }
 
+# check_qtest GROUP BUILD_DIR: the pci-ice-mp qtest of that build, one result
+# per case. Under ASan (group qtest-asan) a leak or a memory error makes QEMU
+# exit non-zero, which libqtest turns into a failed case.
 check_qtest() {
-	local bin=$QEMU_BUILD/tests/qtest/pci-ice-mp-test out status line plan="" ran=0
+	local group=$1 build=$2 bin=$2/tests/qtest/pci-ice-mp-test out status line plan="" ran=0
 	if [ ! -x "$bin" ]; then
-		record qtest "pci-ice-mp-test built" fail --why "$bin missing (no qtest in the QEMU series?)"
+		record "$group" "pci-ice-mp-test built" fail --why "$bin missing (no qtest in the QEMU series?)"
 		return
 	fi
 	status=0
-	out=$(cd "$QEMU_BUILD" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout $((600 * ${ICEMP_TIMEOUT_SCALE:-1})) "$bin" --tap -k 2>&1) || status=$?
+	out=$(cd "$build" && QTEST_QEMU_BINARY=./qemu-system-x86_64 ASAN_OPTIONS=detect_leaks=1 \
+		timeout $((600 * ${ICEMP_TIMEOUT_SCALE:-1})) "$bin" --tap -k 2>&1) || status=$?
 	while IFS= read -r line; do
 		case "$line" in
 		1..*) [ -z "$plan" ] && plan=${line#1..} ;;
-		"ok "*" # SKIP"*) ran=$((ran + 1)); record qtest "$(sed -E 's/^ok [0-9]+ //; s/ # SKIP.*//' <<<"$line")" skip --why "${line#* # SKIP}" ;;
-		"ok "*) ran=$((ran + 1)); record qtest "$(sed -E 's/^ok [0-9]+ //' <<<"$line")" pass ;;
-		"not ok "*) ran=$((ran + 1)); record qtest "$(sed -E 's/^not ok [0-9]+ //' <<<"$line")" fail --why "$(grep -E '^(#|\*\*)' <<<"$out" | tail -10)" ;;
+		"ok "*" # SKIP"*) ran=$((ran + 1)); record "$group" "$(sed -E 's/^ok [0-9]+ //; s/ # SKIP.*//' <<<"$line")" skip --why "${line#* # SKIP}" ;;
+		"ok "*) ran=$((ran + 1)); record "$group" "$(sed -E 's/^ok [0-9]+ //' <<<"$line")" pass ;;
+		"not ok "*) ran=$((ran + 1)); record "$group" "$(sed -E 's/^not ok [0-9]+ //' <<<"$line")" fail --why "$(grep -E '^(#|\*\*|SUMMARY|==[0-9]+==ERROR)' <<<"$out" | tail -10)" ;;
 		esac
 	done <<<"$out"
 	if [ "$status" = 0 ] && [ -n "$plan" ] && [ "$plan" = "$ran" ] && [ "$ran" -gt 0 ]; then
-		record qtest "pci-ice-mp-test ran its plan ($ran of $plan), exit status 0" pass
+		record "$group" "pci-ice-mp-test ran its plan ($ran of $plan), exit status 0" pass
 	else
-		record qtest "pci-ice-mp-test ran its plan ($ran of ${plan:-no plan}), exit status 0" fail \
+		record "$group" "pci-ice-mp-test ran its plan ($ran of ${plan:-no plan}), exit status 0" fail \
 			--why "exit status $status"$'\n'"$(tail -15 <<<"$out")"
 	fi
 }
@@ -172,7 +186,8 @@ if [ "$host" = 1 ]; then
 	else
 		record contract "spec, QEMU header and Linux header agree" fail --why "$out"
 	fi
-	check_qtest
+	check_qtest qtest "$QEMU_BUILD"
+	check_qtest qtest-asan "$QEMU_ASAN_BUILD"
 fi
 if [ "$guest" = 1 ]; then
 	if ! out=$(refresh_initramfs 2>&1); then

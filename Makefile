@@ -17,7 +17,7 @@ SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE QEMU_SERIES LINUX_SERIES QEMU_DEB_VERSION LINUX_DEB_VERSION
 
-.PHONY: run check check-mutants build deps fetch worktrees qemu qemu-asan linux linux-kasan initramfs export check-export submission check-bases bench clean help
+.PHONY: run check check-mutants build deps fetch worktrees qemu qemu-asan linux linux-kasan initramfs selftests export check-export submission check-bases bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
@@ -37,7 +37,7 @@ check-mutants:
 	$(MAKE) build
 	$(S)/check-mutants.sh $(MUTANT_ARGS)
 
-build: qemu linux initramfs
+build: qemu linux initramfs selftests
 
 deps:
 	$(S)/install-deps.sh
@@ -62,6 +62,10 @@ linux-kasan: worktrees
 
 initramfs: worktrees
 	$(S)/build-initramfs.sh
+
+# The kernel's selftests guest phase 7 runs (net/forwarding, drivers/net), installed into build/kselftest.
+selftests: worktrees
+	$(S)/build-selftests.sh
 
 export:
 	$(S)/export-series.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench.sh [--cold] [--skip-warm] [--repeat N] [--events N]
+# Usage: scripts/bench.sh [--cold] [--skip-warm] [--repeat N] [--events N] [--only SECTION]...
 #
 # Measures and prints the project's figures (tests/host/bench.py says which):
 # warm rebuilds after a one-line driver/device change, boot and phase wall
@@ -10,7 +10,8 @@
 # --cold first times a build from nothing (fresh download, no ccache, a build
 # folder of its own) phase by phase: fetch, worktrees, QEMU, Linux, initramfs,
 # tests; the rows join the table and the JSON, the logs stay in
-# build/bench/cold.*/, the cold build itself is removed.
+# build/bench/cold.*/, the cold build itself is removed. --only measures one
+# section (warm, phases, events, scaling, anchor, datapath; repeatable).
 source "$(dirname "$0")/lib.sh"
 
 cold=0 args=()
@@ -19,6 +20,12 @@ while [ $# -gt 0 ]; do
 	--cold) cold=1 ;;
 	--skip-warm) args+=("$1") ;;
 	--repeat | --events) need_value "$@"; need_uint "$1" "$2" 1; args+=("$1" "$2"); shift ;;
+	--only)
+		need_value "$@"
+		case "$2" in warm | phases | events | scaling | anchor | datapath) args+=("$1" "$2") ;;
+		*) die "--only: '$2' is not warm, phases, events, scaling, anchor or datapath" ;; esac
+		shift
+		;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac

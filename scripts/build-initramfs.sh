@@ -23,7 +23,9 @@ for t in /bin/busybox "${TOOLS[@]}"; do [ -x "$t" ] || die "$t missing (run scri
 
 root=$BUILD/initramfs.root
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,tests,etc}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,tests,etc,var}
+# iproute2 keeps its network namespaces in /var/run/netns
+ln -s ../run "$root/var/run"
 cp /bin/busybox "$root/bin/busybox"
 # Busybox applets, but none that would shadow a real tool of TOOLS (/bin comes
 # first in the guest's PATH: busybox's own `ip` would stand in for iproute2's).

@@ -3,7 +3,8 @@
 #
 # Builds qemu-system-x86_64 and the pci-ice-mp qtest from the QEMU work tree
 # (build/qemu, or QEMU_SRC) into build/qemu-build: x86_64-softmmu only, TCG,
-# slirp, no optional features, --python=/usr/bin/python3, ccache when present
+# slirp, virtio-9p (the guest's view of the host root for the kernel's
+# selftests), no other optional features, --python=/usr/bin/python3, ccache when present
 # (through its compiler links in /usr/lib/ccache: QEMU's configure names the
 # compiler in meson's cross file, where meson does not add ccache itself).
 # Reconfigures (in an emptied build folder) only when the source tree, its base
@@ -31,7 +32,7 @@ done
 
 CONFIGURE_ARGS=(
 	--target-list=x86_64-softmmu --python=/usr/bin/python3
-	--without-default-features --enable-tcg --enable-slirp --enable-pixman
+	--without-default-features --enable-tcg --enable-slirp --enable-pixman --enable-attr --enable-virtfs
 	--disable-install-blobs --disable-docs
 )
 if [ "$asan" = 1 ]; then

@@ -34,6 +34,10 @@
 #   --peer-nic MODEL      add two NICs of MODEL (igb or virtio-net-pci), peer0
 #                         and peer1, each behind its own root port, cabled to
 #                         each other (to compare with them in the same guest)
+#   --host-root           give the guest this machine's root file system,
+#                         read-only, over virtio-9p (mount tag hostroot; the
+#                         guest mounts it at /host): the kernel's selftests and
+#                         the tools they need run from there
 #   --print-args          print the machine and device arguments only, one per
 #                         line, without console, QMP or display (for the test runner)
 #   --dry-run             print the command, do not run it
@@ -53,7 +57,7 @@
 source "$(dirname "$0")/lib.sh"
 
 devices=1 devices_set=0 ports=4 vfs=8 depth="" numa_nodes=0 per_node="" mem=512 cpus=2 mode=demo
-accel=auto append="" qmp=$BUILD/qmp.sock print_args=0 dry_run=0 extra=() wire="" peer_nic=""
+accel=auto append="" qmp=$BUILD/qmp.sock print_args=0 dry_run=0 extra=() wire="" peer_nic="" host_root=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--devices) need_value "$@"; need_uint "$1" "$2" 0 16; devices=$2; devices_set=1; shift ;;
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--mode) need_value "$@"; case "$2" in demo | test) mode=$2 ;; *) die "--mode: '$2' is not demo or test" ;; esac; shift ;;
 	--wire) need_value "$@"; wire+=${wire:+,}$2; shift ;;
 	--peer-nic) need_value "$@"; case "$2" in igb | virtio-net-pci) peer_nic=$2 ;; *) die "--peer-nic: '$2' is not igb or virtio-net-pci" ;; esac; shift ;;
+	--host-root) host_root=1 ;;
 	--append) need_value "$@"; append=$2; shift ;;
 	--qmp) need_value "$@"; qmp=$2; shift ;;
 	--print-args) print_args=1 ;;
@@ -210,6 +215,10 @@ if [ -n "$peer_nic" ]; then
 		args+=(-device "pcie-root-port,id=rpp$j,bus=pcie.0,chassis=$((17 + j)),slot=$((17 + j))"
 			-device "$peer_nic,id=peer$j,bus=rpp$j,mac=52:54:00:1d:00:0$j,netdev=wire-peer$j,romfile=")
 	done
+fi
+if [ "$host_root" = 1 ]; then
+	args+=(-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on"
+		-device "virtio-9p-pci,id=hostroot,fsdev=hostroot,mount_tag=hostroot,bus=pcie.0")
 fi
 args+=("${extra[@]}")
 

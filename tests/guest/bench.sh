@@ -5,6 +5,10 @@
 #   BENCH=probe PF= N=                unbind + bind of the driver
 #   BENCH=sriov PF= VFS= N=           sriov_numvfs VFS and back to 0
 #   BENCH=events PF= COUNT= VIA=qmp|doorbell   COUNT LINK_CHANGE events for port 0
+#   BENCH=dp A_MAC= B_MAC= DP_SECONDS= traffic between two cabled netdevs (found by
+#                                     MAC), each in a namespace of its own: ping
+#                                     latency, TCP throughput, UDP 64-byte frames
+#                                     (pps) and 1514-byte frames (Mbit/s)
 . /tests/lib.sh >/dev/null
 
 now() { icemp-bench now; }
@@ -72,6 +76,51 @@ events)
 	report events_unaccounted $((COUNT - seen - dropped))
 	report overflows $(($(dev_stat "$PF" event_overflows) - ovf0))
 	report elapsed_us "$elapsed"
+	;;
+dp)
+	by_mac() { # mac: the netdev with that address
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address")" = "$1" ] && { echo "${d##*/}"; return 0; }
+		done
+		return 1
+	}
+	na=$(by_mac "$A_MAC") && nb=$(by_mac "$B_MAC") || { report error "no netdev with $A_MAC or $B_MAC"; exit 1; }
+	for end in "ba $na 10.98.0.1" "bb $nb 10.98.0.2"; do
+		set -- $end
+		ip netns add "$1" && ip link set "$2" netns "$1" && ip -n "$1" link set lo up &&
+			ip -n "$1" addr add "$3/24" dev "$2" && ip -n "$1" link set "$2" up ||
+			{ report error "setting up $2 in $1"; exit 1; }
+	done
+	carriers() { echo "$(ip netns exec ba cat "/sys/class/net/$na/carrier") $(ip netns exec bb cat "/sys/class/net/$nb/carrier")"; }
+	[ "$(wait_for "1 1" carriers)" = "1 1" ] || { report error "no carrier on $na and $nb"; exit 1; }
+	# the first ping also resolves the addresses (ARP), outside the figures
+	ip netns exec ba ping -q -c 1 -W 5 10.98.0.2 >/dev/null || { report error "no ping from $na to $nb"; exit 1; }
+	rtt=$(ip netns exec ba ping -q -c 20 -i 0.05 10.98.0.2 | sed -n 's|.* = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	report ping_avg_us "$(echo "$rtt" | awk '{ printf "%d", $1 * 1000 }')"
+	listening() { ip netns exec bb cat "/proc/net/$1" | grep -c ":$2 00000000:0000 $3"; }
+	# sink_run PROTO PORT STATE SIZE: one run; /tmp/sink.out "frames bytes ns"
+	# at the sink, /tmp/sent.out the sends that succeeded
+	sink_run() {
+		ip netns exec bb icemp-bench sink "$1" "$2" 2 >/tmp/sink.out &
+		if [ "$(wait_for 1 listening "$1" "$(printf %04X "$2")" "$3")" != 1 ]; then
+			report error "no $1 sink on port $2"
+			exit 1
+		fi
+		ip netns exec ba icemp-bench send "$1" 10.98.0.2 "$2" "$4" "$DP_SECONDS" >/tmp/sent.out
+		wait
+	}
+	sink_run tcp 5201 0A 65536
+	set -- $(cat /tmp/sink.out)
+	report tcp_mbps $(($2 * 8000 / ($3 + 1)))
+	sink_run udp 5202 07 18
+	set -- $(cat /tmp/sink.out)
+	report udp64_pps $(($1 * 1000000000 / ($3 + 1)))
+	report udp64_sent_pps $(($(cat /tmp/sent.out) / DP_SECONDS))
+	sink_run udp 5203 07 1472
+	set -- $(cat /tmp/sink.out)
+	report udp1514_mbps $(($1 * 1514 * 8000 / ($3 + 1)))
+	ip netns del ba
+	ip netns del bb
 	;;
 *) report error "unknown BENCH '$BENCH'"; exit 1 ;;
 esac

@@ -41,6 +41,10 @@ VF_REG_EVENT_STATUS=0x018
 EVENT_LINK_CHANGE=1
 EVENT_VF_MAILBOX=3
 
+# The guest's busybox runs its own applets before looking at PATH: its ip
+# would shadow iproute2's (which has netns, -n, -d and -j).
+ip() { /usr/sbin/ip "$@"; }
+
 ktap_print_header
 
 # diag TEXT: a KTAP diagnostic; every line of TEXT gets its "# ".

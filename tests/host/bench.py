@@ -259,6 +259,43 @@ def anchor(repeat):
         row("anchor", f"{name}: link toggle seen in guest", toggles, "ms")
 
 
+# The datapath figures of bench.sh BENCH=dp: (key, label, unit, higher is better)
+DP_FIGURES = (("tcp_mbps", "TCP throughput", "Mbit/s", True),
+              ("udp64_pps", "UDP 64-byte frames received", "pps", True),
+              ("udp1514_mbps", "UDP 1514-byte frames received", "Mbit/s", True),
+              ("ping_avg_us", "ping round trip (avg of 20)", "us", False))
+OURS_MACS = ("52:54:00:1c:00:00", "52:54:00:1c:00:01")    # run-qemu.sh: device 0, ports 0 and 1
+PEER_MACS = ("52:54:00:1d:00:00", "52:54:00:1d:00:01")    # run-qemu.sh --peer-nic: peer0, peer1
+
+
+def datapath(repeat, seconds=3):
+    """Port-to-port traffic over one cable, ours beside a peer NIC in the same
+    guest: pci-ice-mp ports 0.0-0.1 cabled, and two NICs of the peer model
+    cabled to each other (run-qemu.sh --wire, --peer-nic). One guest per peer
+    model, so our figures are measured in each; every figure is the median of
+    `repeat` guests."""
+    for model in ("igb", "virtio-net-pci"):
+        figures = {}
+        for _ in range(repeat):
+            guest, _ = boot(f"datapath-{model}", ["--ports", "2", "--vfs", "0", "--wire", "0.0-0.1",
+                                                  "--peer-nic", model])
+            try:
+                for who, macs in (("pci-ice-mp", OURS_MACS), (model, PEER_MACS)):
+                    values = bench_lines(guest, {"BENCH": "dp", "A_MAC": macs[0], "B_MAC": macs[1],
+                                                 "DP_SECONDS": seconds})
+                    for key, _, _, _ in DP_FIGURES:
+                        figures.setdefault((who, key), []).append(int(values[key][0]))
+            finally:
+                guest.shutdown()
+        for key, label, unit, higher in DP_FIGURES:
+            ours = row("datapath", f"pci-ice-mp: {label} (beside {model})", figures[("pci-ice-mp", key)], unit)
+            peer = row("datapath", f"{model}: {label}", figures[(model, key)], unit)
+            if ours and peer:
+                ratio = ours / peer if higher else peer / ours
+                row("datapath", f"pci-ice-mp / {model}: {label}", [ratio], "x",
+                    "above 1: ours better")
+
+
 def cold(report):
     """The rows scripts/bench.sh --cold measured: one per step, then the total."""
     total = 0.0
@@ -270,11 +307,16 @@ def cold(report):
     row("cold", "from nothing: total", [total], "s")
 
 
+SECTIONS = ("warm", "phases", "events", "scaling", "anchor", "datapath")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-warm", action="store_true", help="skip the rebuild figures")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions where it makes sense")
     parser.add_argument("--events", type=int, default=10000, help="events per injection run")
+    parser.add_argument("--only", action="append", default=[], choices=SECTIONS,
+                        help="measure only this section (repeatable)")
     parser.add_argument("--cold-report", help="the cold build's step times (from scripts/bench.sh --cold)")
     args = parser.parse_args()
     if args.repeat < 1 or args.events < 1:
@@ -283,12 +325,19 @@ def main():
     print(f"  {'section':8} {'figure':44} {'median':>12} unit")
     if args.cold_report:
         cold(args.cold_report)
-    if not args.skip_warm:
+    only = set(args.only) or set(SECTIONS)
+    if not args.skip_warm and "warm" in only:
         warm(args.repeat)
-    guest_phases()
-    events(args.events)
-    scaling(args.repeat)
-    anchor(args.repeat)
+    if "phases" in only:
+        guest_phases()
+    if "events" in only:
+        events(args.events)
+    if "scaling" in only:
+        scaling(args.repeat)
+    if "anchor" in only:
+        anchor(args.repeat)
+    if "datapath" in only:
+        datapath(args.repeat)
     with open(os.path.join(OUT, "bench.json"), "w", encoding="utf-8") as out:
         json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": ROWS,
                    "growth": GROWTH}, out, indent=1)

@@ -37,13 +37,17 @@ from paths import BUILD
 OUT = os.path.join(BUILD, "results")
 
 PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",
-          4: "phase4-reset.sh", 5: "phase5-cycles.sh"}
+          4: "phase4-reset.sh", 5: "phase5-cycles.sh", 6: "phase6-datapath.sh",
+          7: "phase7-selftests.sh"}
+# A phase's deadline in seconds (times the timeout scale); the kernel's
+# selftests (phase 7) are seven suites of their own deadlines.
+PHASE_TIMEOUT = {7: 9000}
 # KUnit suites the guest kernel must have run at boot.
 KUNIT_SUITES = ("ice_mp",)
 
 
 def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4), env=None, kunit=False,
-           kasan=False):
+           kasan=False, wire="", host_root=False, mem=0):
     run_args = ["--ports", str(ports), "--vfs", str(vfs), "--event-depth", str(depth)]
     nodes = ""
     if numa:
@@ -51,25 +55,45 @@ def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4
         nodes = ",".join(str(i // (devices // numa)) for i in range(devices))
     else:
         run_args += ["--devices", str(devices)]
-    guest_env = {"DEVICES": devices, "PORTS": ports, "VFS": vfs, "DEPTH": depth}
+    if wire:
+        # cables between ports (scripts/run-qemu.sh --wire); phase 6 passes traffic over them
+        run_args += ["--wire", wire]
+    if host_root:
+        # the host's root file system over virtio-9p: phase 7 runs the kernel's
+        # selftests of the Linux tree there
+        run_args += ["--host-root"]
+    if mem:
+        run_args += ["--mem", str(mem)]
+    guest_env = {"DEVICES": devices, "PORTS": ports, "VFS": vfs, "DEPTH": depth, "WIRES": wire}
     if nodes:
         guest_env["NODES"] = nodes
+    if host_root:
+        # the suites as scripts/build-selftests.sh installed them from the Linux tree
+        guest_env["KSELFTESTS"] = os.path.abspath(os.path.join(BUILD, "kselftest"))
     guest_env.update(env or {})
     return {"name": name, "run_args": run_args, "env": guest_env, "phases": phases, "kunit": kunit,
             "kasan": kasan}
 
 
+# The kernel's own selftests (net/forwarding, drivers/net) on ports cabled as they expect.
+SELFTESTS = config("p4-selftests", ports=4, vfs=0, phases=(7,), wire="0.0-0.1,0.2-0.3", host_root=True,
+                   mem=1024)
 # The default matrix stays within about ten minutes on two cores.
 MATRIX = [
-    config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5), kunit=True,
-           env={"RESET_CYCLES": 100, "BIND_CYCLES": 100, "VF_CYCLES": 50}),
+    config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5, 6), kunit=True,
+           env={"RESET_CYCLES": 100, "BIND_CYCLES": 100, "VF_CYCLES": 50}, wire="0.0-0.1,0.2-1.2,1.0-1.1"),
     config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
     config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
-    config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2)),
+    config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2, 6), wire="0.0-1.0,0.1-1.1"),
     # Memory safety: the broadest layout on the KASAN kernel (build/linux-kasan-build).
     config("p4-vf8-dev2-kasan", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4), kasan=True),
 ]
+# The kernel's selftests take 25 minutes or more under TCG: they run with --full.
 FULL_MATRIX = [
+    SELFTESTS,
+    # The datapath on the KASAN kernel: 63 checks in 390 s, too long for the default matrix.
+    config("p4-vf8-dev2-kasan-datapath", devices=2, ports=4, vfs=8, phases=(6,), kasan=True,
+           wire="0.0-0.1,0.2-1.2,1.0-1.1"),
     config("p16-vf64-events-reset", ports=16, vfs=64, phases=(2, 4)),
     config("p4-depth1024", ports=4, vfs=8, depth=1024, phases=(2,)),
     config("p8-vf32-dev4", devices=4, ports=8, vfs=32, phases=(1, 2, 3, 4)),
@@ -238,7 +262,7 @@ def run_config(cfg, phases):
         if cfg["kunit"]:
             record_kunit(guest, cfg)
         for phase in planned:
-            run_phase(guest, cfg, phase, last=phase == planned[-1])
+            run_phase(guest, cfg, phase, last=phase == planned[-1], timeout=PHASE_TIMEOUT.get(phase, 900))
             done.append(phase)
         check_window(guest, cfg, "drain", "after the last phase")
         # The session ends as a machine does: the guest powers off, which runs

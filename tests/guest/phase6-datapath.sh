@@ -1,0 +1,287 @@
+#!/bin/sh
+# Phase 6, datapath: traffic over the cables of WIRES (the --wire list of
+# scripts/run-qemu.sh, e.g. "0.0-0.1,0.2-1.2": device.port pairs), each end in
+# a network namespace of its own, so that a frame can only go through the
+# device. Per cable: ping both ways with the exact frame counts of the device's
+# counters on both ends and none on any other port, a TCP bulk transfer, the
+# MTU range (68 and the device's maximum, one beyond each end refused), and a
+# link down on one end that stops exactly that cable. Per device with a cable:
+# traffic running through a device reset, an FLR and a devlink reload, then
+# every cable passes traffic again.
+. /tests/lib.sh
+
+WIRES=${WIRES:-}
+BULK_BYTES=2097152
+MAX_MTU=9000
+PINGS=10
+
+# The cables, one "DA PA DB PB" line each; a malformed list bails out.
+cables() {
+	echo "$WIRES" | tr ',' '\n' | sed -n 's/^\([0-9]*\)\.\([0-9]*\)-\([0-9]*\)\.\([0-9]*\)$/\1 \2 \3 \4/p'
+}
+[ -n "$WIRES" ] || { echo "1..0 # SKIP no cables (WIRES is empty)"; exit "$KSFT_SKIP"; }
+NCABLES=$(cables | wc -l)
+[ "$NCABLES" = "$(echo "$WIRES" | tr ',' '\n' | wc -l)" ] || {
+	echo "Bail out! WIRES='$WIRES' is not a list of D.P-D.P cables"
+	exit 1
+}
+# The devices with a cable end, one per line.
+WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
+NWDEVS=$(echo "$WDEVS" | wc -l)
+
+# Plan: per cable 17 checks (ends set up, carriers, ping, its frame counts, no
+# frame elsewhere, bulk bytes, bulk frame counts, MTU range, 67 and 9001
+# refused, ping at 68 and at 9000, link down: carrier off, ping fails, the
+# other cables still pass, link up: carrier on, ping passes); per device with
+# a cable 6 (for each of device reset, FLR and reload: the reset was requested,
+# every cable passes traffic again).
+ktap_set_plan $((NCABLES * 17 + NWDEVS * 6))
+
+# No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
+# of their own to the counts): in the initial namespace, for every port, and
+# in each end's namespace, where a netdev moved in takes the default.
+NO_IPV6="echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 && echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6"
+sh -c "$NO_IPV6"
+ifup_all
+
+# --- the cables ---------------------------------------------------------------
+# Cable k joins end a (namespace wKa, address 10.99.k.1) and end b (wKb,
+# 10.99.k.2). END_DEV/END_PORT/END_NETDEV/END_NS/END_IP describe one end.
+end_of() { # k a|b: sets END_DEV END_PORT END_NS END_IP END_PEER_IP
+	local line
+	line=$(cables | sed -n "$(($1 + 1))p")
+	set -- "$1" "$2" $line
+	if [ "$2" = a ]; then
+		END_DEV=$3 END_PORT=$4 END_IP=10.99.$1.1 END_PEER_IP=10.99.$1.2
+	else
+		END_DEV=$5 END_PORT=$6 END_IP=10.99.$1.2 END_PEER_IP=10.99.$1.1
+	fi
+	END_NS=w$1$2
+}
+# The netdev of an end, found in the namespace it was moved to, or in the
+# initial namespace (where a reload creates the netdevs again).
+NETDEV=""
+end_netdev() { # k a|b: NETDEV = the end's netdev name in END_NS, or fails
+	end_of "$1" "$2"
+	NETDEV=$(cat "/tmp/wire.$1$2" 2>/dev/null) || return 1
+	ip -n "$END_NS" link show dev "$NETDEV" >/dev/null 2>&1
+}
+# setup_end k a|b: moves the end's netdev (in the initial namespace) into the
+# end's namespace, addresses it, brings it up, and makes the peer's address a
+# permanent neighbour: no ARP, so that every frame counted is the test's own.
+setup_end() {
+	local pf n
+	end_of "$1" "$2"
+	pf=$(pf_of "$END_DEV") || { diag "device $END_DEV not found"; return 1; }
+	n=$(netdev_of "$pf" "$END_PORT") || { diag "no netdev of device $END_DEV port $END_PORT"; return 1; }
+	echo "$n" >"/tmp/wire.$1$2"
+	if ! [ -e "/run/netns/$END_NS" ]; then
+		ip netns add "$END_NS" 2>/dev/null &&
+			ip netns exec "$END_NS" sh -c "$NO_IPV6" || return 1
+	fi
+	ip link set "$n" netns "$END_NS" || return 1
+	ip -n "$END_NS" link set lo up &&
+		ip -n "$END_NS" addr add "$END_IP/24" dev "$n" &&
+		ip -n "$END_NS" link set "$n" up
+}
+setup_neigh() { # k: permanent neighbours on both ends
+	local a_n b_n a_mac b_mac
+	end_netdev "$1" a && a_n=$NETDEV || return 1
+	end_netdev "$1" b && b_n=$NETDEV || return 1
+	a_mac=$(ip netns exec "w$1a" cat "/sys/class/net/$a_n/address")
+	b_mac=$(ip netns exec "w$1b" cat "/sys/class/net/$b_n/address")
+	ip -n "w$1a" neigh replace "10.99.$1.2" lladdr "$b_mac" dev "$a_n" nud permanent &&
+		ip -n "w$1b" neigh replace "10.99.$1.1" lladdr "$a_mac" dev "$b_n" nud permanent
+}
+setup_cable() { # k
+	setup_end "$1" a && setup_end "$1" b && setup_neigh "$1"
+}
+ns_carrier() { # k a|b: the carrier of the end's netdev
+	end_netdev "$1" "$2" || { echo none; return; }
+	ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/carrier" 2>/dev/null || echo none
+}
+cable_carriers() { echo "$(ns_carrier "$1" a) $(ns_carrier "$1" b)"; }
+
+# ping_from k a|b count size: "<n> received" (busybox ping's statistics line).
+ping_from() {
+	local out
+	end_of "$1" "$2"
+	out=$(ip netns exec "$END_NS" ping -q -c "$3" -i 0.2 -W 2 -s "$4" "$END_PEER_IP" 2>&1)
+	echo "$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p') received"
+}
+ping_once() { ping_from "$1" a 1 56; }
+# The device's counter NAME of an end (ethtool -S in its namespace).
+end_stat() { # k a|b name
+	end_netdev "$1" "$2" || { echo none; return; }
+	ip netns exec "$END_NS" ethtool -S "$NETDEV" 2>/dev/null |
+		awk -v name="$3:" '$1 == name { v = $2 } END { print (v == "" ? "none" : v) }'
+}
+# frames k: "a_tx a_rx b_tx b_rx", the device's frame counters of both ends
+frames() {
+	echo "$(end_stat "$1" a hw_tx_packets) $(end_stat "$1" a hw_rx_packets)" \
+		"$(end_stat "$1" b hw_tx_packets) $(end_stat "$1" b hw_rx_packets)"
+}
+delta() { # before after: the element-wise difference of two number lists
+	echo "$1|$2" | awk -F'|' '{
+		n = split($1, a, " "); split($2, b, " ")
+		for (k = 1; k <= n; k++)
+			printf "%s%s", (k > 1 ? " " : ""), (a[k] ~ /^[0-9]+$/ && b[k] ~ /^[0-9]+$/ ? b[k] - a[k] : "none")
+		print ""
+	}'
+}
+# others k: the sum of the frame counters (tx + rx) of every port of every
+# wired device that is not an end of cable k, wherever its netdev is.
+others() {
+	local sum=0 j e v d n pf
+	for j in $(seq 0 $((NCABLES - 1))); do
+		[ "$j" = "$1" ] && continue
+		for e in a b; do
+			for v in $(end_stat "$j" "$e" hw_tx_packets) $(end_stat "$j" "$e" hw_rx_packets); do
+				case "$v" in *[!0-9]* | "") echo none; return ;; esac
+				sum=$((sum + v))
+			done
+		done
+	done
+	# ports on no cable stay in the initial namespace
+	for d in $WDEVS; do
+		pf=$(pf_of "$d") || { echo none; return; }
+		for n in $(netdevs_of "$pf"); do
+			for v in $(stat_of "$n" hw_tx_packets) $(stat_of "$n" hw_rx_packets); do
+				case "$v" in *[!0-9]* | "") echo none; return ;; esac
+				sum=$((sum + v))
+			done
+		done
+	done
+	echo "$sum"
+}
+set_mtu() { # k mtu: on both ends; fails if either refuses
+	end_netdev "$1" a && ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null &&
+		end_netdev "$1" b && ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null
+}
+mtu_range() { # k: "minmtu N maxmtu M" of end a
+	end_netdev "$1" a || { echo none; return; }
+	ip -d -n "$END_NS" link show "$NETDEV" | grep -o 'minmtu [0-9]* maxmtu [0-9]*'
+}
+refused() { # k mtu: "refused" when end a does not take that MTU
+	end_netdev "$1" a || { echo "no netdev"; return; }
+	if ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null; then echo "taken"; else echo "refused"; fi
+}
+listening() { # ns: how many TCP sockets listen on port 5001 (0x1389); nc
+	# listens on IPv6's any address, which takes IPv4 as well
+	ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 | grep -cE ':1389 0+:0000 0A'
+}
+# bulk k: BULK_BYTES from end a to end b over TCP; prints the bytes b received.
+# The server never outlives the transfer (nor holds the caller's output open).
+bulk() {
+	local server got
+	ip netns exec "w$1a" nc -l -p 5001 -e dd if=/dev/zero bs=65536 count=$((BULK_BYTES / 65536)) \
+		>/dev/null 2>&1 &
+	server=$!
+	if [ "$(wait_for 1 listening "w$1a")" != 1 ]; then
+		kill "$server" 2>/dev/null
+		wait "$server" 2>/dev/null
+		echo "no listener"
+		return
+	fi
+	got=$(ip netns exec "w$1b" timeout $((30 * TIMEOUT_SCALE)) nc 10.99.$1.1 5001 </dev/null | wc -c)
+	kill "$server" 2>/dev/null
+	wait "$server" 2>/dev/null
+	echo "$got"
+}
+cables_passing() { # every cable but k: how many pass a ping
+	local j n=0
+	for j in $(seq 0 $((NCABLES - 1))); do
+		[ "$j" = "$1" ] && continue
+		[ "$(ping_from "$j" a 2 56)" = "2 received" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# --- per cable ----------------------------------------------------------------
+for k in $(seq 0 $((NCABLES - 1))); do
+	check_true "cable $k ($(cables | sed -n "$((k + 1))p" | awk '{ print $1 "." $2 "-" $3 "." $4 }')): ends in their namespaces, addressed" setup_cable "$k"
+done
+for k in $(seq 0 $((NCABLES - 1))); do
+	c="cable $k"
+	check_eventually "$c: carrier on both ends" "1 1" cable_carriers "$k"
+
+	before=$(frames "$k") rest=$(others "$k")
+	check "$c: ping a to b" "$PINGS received" "$(ping_from "$k" a "$PINGS" 56)"
+	check "$c: frames a tx, a rx, b tx, b rx" "$PINGS $PINGS $PINGS $PINGS" "$(delta "$before" "$(frames "$k")")"
+	check "$c: no frame on any other port" "$rest" "$(others "$k")"
+
+	before=$(frames "$k")
+	check "$c: TCP bulk a to b, bytes received" "$BULK_BYTES" "$(bulk "$k")"
+	# every frame a sent b received, and the other way (ACKs)
+	d=$(delta "$before" "$(frames "$k")")
+	check "$c: bulk frames sent equal frames received, both ways" "equal" \
+		"$(echo "$d" | awk '{ print ($1 == $4 && $2 == $3 && $1 > 0 ? "equal" : "a tx " $1 " b rx " $4 ", b tx " $3 " a rx " $2) }')"
+
+	check "$c: MTU range" "minmtu 68 maxmtu $MAX_MTU" "$(mtu_range "$k")"
+	check "$c: MTU 67 refused" refused "$(refused "$k" 67)"
+	check "$c: MTU $((MAX_MTU + 1)) refused" refused "$(refused "$k" $((MAX_MTU + 1)))"
+	# ICMP payload = MTU - 20 (IP) - 8 (ICMP): full-size frames, no fragments
+	set_mtu "$k" 68
+	check "$c: ping at MTU 68" "3 received" "$(ping_from "$k" a 3 40)"
+	set_mtu "$k" $MAX_MTU
+	check "$c: ping at MTU $MAX_MTU" "3 received" "$(ping_from "$k" b 3 $((MAX_MTU - 28)))"
+	set_mtu "$k" 1500
+
+	end_of "$k" a
+	set_link "ice$END_DEV.p$END_PORT" false
+	check_eventually "$c: link down on end a: carrier off" "0" ns_carrier "$k" a
+	check "$c: link down: no ping gets through" "0 received" "$(ping_from "$k" b 2 56)"
+	check "$c: link down: every other cable passes" "$((NCABLES - 1))" "$(cables_passing "$k")"
+	end_of "$k" a
+	set_link "ice$END_DEV.p$END_PORT" true
+	check_eventually "$c: link up: carrier on both ends" "1 1" cable_carriers "$k"
+	check_eventually "$c: link up: ping passes again" "1 received" ping_once "$k"
+done
+
+# --- resets with traffic running ------------------------------------------------
+# every cable passes traffic: the number of cables whose single ping passes
+cables_ok() {
+	local j n=0
+	for j in $(seq 0 $((NCABLES - 1))); do
+		[ "$(ping_once "$j")" = "1 received" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+# After a reload the device's netdevs are new, in the initial namespace: the
+# cables with an end on it are set up again.
+resetup_dev() { # device
+	local k line
+	for k in $(seq 0 $((NCABLES - 1))); do
+		line=$(cables | sed -n "$((k + 1))p")
+		set -- "$1" $line
+		[ "$2" = "$1" ] && setup_end "$k" a
+		[ "$4" = "$1" ] && setup_end "$k" b
+		{ [ "$2" = "$1" ] || [ "$4" = "$1" ]; } && setup_neigh "$k"
+	done
+	return 0
+}
+for i in $WDEVS; do
+	need_pf "$i"
+	pf=$PF
+	for kind in device flr reload; do
+		# background traffic on every cable for about 4 s, through the reset
+		for k in $(seq 0 $((NCABLES - 1))); do
+			end_of "$k" a
+			ip netns exec "$END_NS" ping -q -c 40 -i 0.1 -W 1 "$END_PEER_IP" >/dev/null 2>&1 &
+		done
+		case $kind in
+		device) check_true "dev$i device reset with traffic: requested" qom_set "ice$i" x-device-reset true ;;
+		flr) check_true "dev$i FLR with traffic: requested" sh -c "echo 1 >/sys/bus/pci/devices/$pf/reset" ;;
+		reload) check_true "dev$i reload with traffic: devlink dev reload succeeds" quiet devlink dev reload "pci/$pf" ;;
+		esac
+		wait
+		[ "$kind" = reload ] && { ifup_pf "$pf"; resetup_dev "$i"; }
+		check_eventually "dev$i $kind: every cable passes traffic again" "$NCABLES" cables_ok
+	done
+done
+
+# The namespaces go; their netdevs return to the initial namespace.
+for k in $(seq 0 $((NCABLES - 1))); do ip netns del "w${k}a" 2>/dev/null; ip netns del "w${k}b" 2>/dev/null; done
+echo 0 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+echo 0 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+finish

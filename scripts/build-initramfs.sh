@@ -9,12 +9,7 @@
 # and icemp-bench (tests/guest/icemp-bench.c, static) for `make bench`.
 source "$(dirname "$0")/lib.sh"
 
-for arg in "$@"; do
-	case "$arg" in
-	-h | --help) usage_from_header "$0"; exit 0 ;;
-	*) die "unknown option '$arg' (see --help)" ;;
-	esac
-done
+help_only_args "$@"
 
 TOOLS=(/usr/sbin/ip /usr/sbin/devlink /usr/sbin/ethtool /usr/bin/lspci /usr/bin/setpci)
 ktap=$LINUX_TREE/tools/testing/selftests/kselftest/ktap_helpers.sh

@@ -13,12 +13,7 @@
 # An unchanged tree rebuilds only what changed; the install is made afresh.
 source "$(dirname "$0")/lib.sh"
 
-for arg in "$@"; do
-	case "$arg" in
-	-h | --help) usage_from_header "$0"; exit 0 ;;
-	*) die "unknown option '$arg' (see --help)" ;;
-	esac
-done
+help_only_args "$@"
 [ -f "$LINUX_TREE/Kbuild" ] || die "$LINUX_TREE is not a Linux tree (run 'make worktrees')"
 
 targets="net/lib net/forwarding drivers/net"

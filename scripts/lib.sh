@@ -39,6 +39,17 @@ usage_from_header() {
 	sed -n '2,/^[^#]/{/^#/!q;s/^# \{0,1\}//;p}' "$1"
 }
 
+# help_only_args "$@": a script that takes no options but --help
+help_only_args() {
+	local arg
+	for arg in "$@"; do
+		case "$arg" in
+		-h | --help) usage_from_header "$0"; exit 0 ;;
+		*) die "unknown option '$arg' (see --help)" ;;
+		esac
+	done
+}
+
 need_value() { # option value
 	[ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value (see --help)"
 }

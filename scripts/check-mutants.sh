@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/check-mutants.sh [--mutant NAME]... [--list] [--check-args]
+# Usage: scripts/check-mutants.sh [--mutant NAME]... [--list] [--check-args] [--check-apply]
 #
 # Proves that the test suite can fail: every mutant in tests/mutants/ is a
 # small, deliberate fault in the device (QEMU) or the driver (Linux). Each one
@@ -24,15 +24,19 @@
 #   --mutant NAME   only this mutant (file name without .patch; repeatable)
 #   --list          list the mutants and exit
 #   --check-args    validate the arguments and mutant headers, then exit
+#   --check-apply   check that every mutant applies to its tree's series
+#                   branch (nothing is written or built), then exit: a stale
+#                   mutant is found in seconds, not after the baseline
 source "$(dirname "$0")/lib.sh"
 
 MUTANTS=$TOP/tests/mutants
-only=() list=0 check_only=0
+only=() list=0 check_only=0 apply_only=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mutant) need_value "$@"; [ -f "$MUTANTS/$2.patch" ] || die "no mutant '$2' (see --list)"; only+=("$2"); shift ;;
 	--list) list=1 ;;
 	--check-args) check_only=1 ;;
+	--check-apply) apply_only=1 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -60,6 +64,32 @@ if [ "$list" = 1 ]; then
 	exit 0
 fi
 [ "$check_only" = 1 ] && exit 0
+
+# applies_to_series PATCH TREE: git apply --check against the series branch of
+# TREE through a throw-away index, whatever the work tree holds.
+applies_to_series() {
+	local index status=0
+	index=$(mktemp)
+	GIT_INDEX_FILE=$index git -C "$2" read-tree "refs/heads/$SERIES_BRANCH" &&
+		GIT_INDEX_FILE=$index git -C "$2" apply --cached --check "$1" 2>&1 || status=1
+	rm -f "$index"
+	return $status
+}
+if [ "$apply_only" = 1 ]; then
+	status=0
+	for name in "${names[@]}"; do
+		f=$MUTANTS/$name.patch
+		tree=$(header "$f" Tree)
+		dir=$([ "$tree" = qemu ] && echo "$QEMU_TREE" || echo "$LINUX_TREE")
+		if out=$(applies_to_series "$f" "$dir"); then
+			echo "ok $name"
+		else
+			echo "not ok $name: $out"
+			status=1
+		fi
+	done
+	exit $status
+fi
 
 M=$BUILD/mutant
 mkdir -p "$M"

@@ -186,6 +186,11 @@ if [ "$host" = 1 ]; then
 	else
 		record contract "spec, QEMU header and Linux header agree" fail --why "$out"
 	fi
+	if out=$("$TOP/scripts/check-mutants.sh" --check-apply 2>&1); then
+		record mutants "every mutant of tests/mutants/ applies to its series" pass
+	else
+		record mutants "every mutant of tests/mutants/ applies to its series" fail --why "$(grep -v '^ok ' <<<"$out")"
+	fi
 	check_qtest qtest "$QEMU_BUILD"
 	check_qtest qtest-asan "$QEMU_ASAN_BUILD"
 fi

@@ -65,6 +65,9 @@ if [ "$list" = 1 ]; then
 fi
 [ "$check_only" = 1 ] && exit 0
 
+# tree_dir qemu|linux: that tree's work tree
+tree_dir() { if [ "$1" = qemu ]; then echo "$QEMU_TREE"; else echo "$LINUX_TREE"; fi; }
+
 # applies_to_series PATCH TREE: git apply --check against the series branch of
 # TREE through a throw-away index, whatever the work tree holds.
 applies_to_series() {
@@ -79,9 +82,7 @@ if [ "$apply_only" = 1 ]; then
 	status=0
 	for name in "${names[@]}"; do
 		f=$MUTANTS/$name.patch
-		tree=$(header "$f" Tree)
-		dir=$([ "$tree" = qemu ] && echo "$QEMU_TREE" || echo "$LINUX_TREE")
-		if out=$(applies_to_series "$f" "$dir"); then
+		if out=$(applies_to_series "$f" "$(tree_dir "$(header "$f" Tree)")"); then
 			echo "ok $name"
 		else
 			echo "not ok $name: $out"
@@ -180,7 +181,7 @@ for name in "${names[@]}"; do
 	t0=$SECONDS
 	# Put back the tree the previous mutant changed (a rebuild of only those files).
 	if [ -n "$dirty" ]; then
-		copy_reset "$dirty" "$([ "$dirty" = qemu ] && echo "$QEMU_TREE" || echo "$LINUX_TREE")"
+		copy_reset "$dirty" "$(tree_dir "$dirty")"
 		build_copy "$dirty" || { record mutants "$name: unmutated $dirty copy rebuilds" fail --why "$(tail -20 "$M/build-$dirty.log")"; exit 1; }
 	fi
 	dirty=$tree
@@ -203,7 +204,7 @@ for name in "${names[@]}"; do
 			--why "SURVIVED: '$run' passed with this fault in $tree"
 	fi
 done
-[ -z "$dirty" ] || { copy_reset "$dirty" "$([ "$dirty" = qemu ] && echo "$QEMU_TREE" || echo "$LINUX_TREE")"; }
+[ -z "$dirty" ] || { copy_reset "$dirty" "$(tree_dir "$dirty")"; }
 log "mutants: $((SECONDS - start)) s for ${#names[@]} mutants"
 if [ "$standalone" = 1 ]; then
 	/usr/bin/python3 "$TOP/tests/host/results.py" summary "$M/mutants.json"

@@ -29,13 +29,14 @@ NCABLES=$(cables | wc -l)
 WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
 NWDEVS=$(echo "$WDEVS" | wc -l)
 
-# Plan: per cable 17 checks (ends set up, carriers, ping, its frame counts, no
+# Plan: per cable 19 checks (ends set up, carriers, ping, its frame counts, no
 # frame elsewhere, bulk bytes, bulk frame counts, MTU range, 67 and 9001
-# refused, ping at 68 and at 9000, link down: carrier off, ping fails, the
-# other cables still pass, link up: carrier on, ping passes); per device with
-# a cable 6 (for each of device reset, FLR and reload: the reset was requested,
-# every cable passes traffic again).
-ktap_set_plan $((NCABLES * 17 + NWDEVS * 6))
+# refused, MTU 68 on both ends and a ping at it, the same at 9000, link down:
+# carrier off, ping fails, the other cables still pass, link up: carrier on,
+# ping passes); per device with a cable 8 (for each of device reset, FLR and
+# reload: the reset was requested, every cable passes traffic again; for the
+# device reset and the FLR also: a TCP transfer running through it completes).
+ktap_set_plan $((NCABLES * 19 + NWDEVS * 8))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -154,9 +155,17 @@ others() {
 	done
 	echo "$sum"
 }
-set_mtu() { # k mtu: on both ends; fails if either refuses
-	end_netdev "$1" a && ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null &&
-		end_netdev "$1" b && ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null
+set_mtu() { # k mtu: on both ends; prints the MTU each end then has
+	local e m out=
+	for e in a b; do
+		m=none
+		if end_netdev "$1" "$e"; then
+			ip -n "$END_NS" link set "$NETDEV" mtu "$2" 2>/dev/null
+			m=$(ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/mtu" 2>/dev/null) || m=none
+		fi
+		out="$out $m"
+	done
+	echo "${out# }"
 }
 mtu_range() { # k: "minmtu N maxmtu M" of end a
 	end_netdev "$1" a || { echo none; return; }
@@ -188,6 +197,41 @@ bulk() {
 	wait "$server" 2>/dev/null
 	echo "$got"
 }
+# A TCP transfer of BULK_BYTES from end a to end b of cable k with a reset in
+# its middle: the server sends half, blocks on a FIFO (the gate) and sends the
+# rest once the gate is opened, right before the reset is requested. The
+# connection, not a new one, must deliver the second half.
+GATE=/tmp/icemp-gate
+THROUGH=/tmp/icemp-through
+file_size() { wc -c <"$1"; }
+through_start() { # k: returns once b has the first half
+	local half=$((BULK_BYTES / 65536 / 2))
+	rm -f "$GATE" "$THROUGH"
+	mkfifo "$GATE"
+	ip netns exec "w$1a" nc -l -p 5001 -e sh -c "dd if=/dev/zero bs=65536 count=$half; cat $GATE; dd if=/dev/zero bs=65536 count=$half" \
+		>/dev/null 2>&1 &
+	THROUGH_SERVER=$!
+	THROUGH_CLIENT=
+	[ "$(wait_for 1 listening "w$1a")" = 1 ] || return 0
+	ip netns exec "w$1b" timeout $((60 * TIMEOUT_SCALE)) nc 10.99.$1.1 5001 </dev/null >"$THROUGH" 2>/dev/null &
+	THROUGH_CLIENT=$!
+	wait_for $((BULK_BYTES / 2)) file_size "$THROUGH" >/dev/null
+}
+through_open() { # lets the server send the second half (never blocks for long)
+	timeout 10 sh -c ": >$GATE"
+	return 0
+}
+# THROUGH_GOT = the bytes b received in all, once the client has ended. Not
+# for $(...): a subshell cannot wait for the client, a child of this shell.
+through_finish() {
+	[ -n "$THROUGH_CLIENT" ] && wait "$THROUGH_CLIENT"
+	kill "$THROUGH_SERVER" 2>/dev/null
+	wait "$THROUGH_SERVER" 2>/dev/null
+	THROUGH_GOT=$(file_size "$THROUGH" 2>/dev/null) || THROUGH_GOT=none
+}
+first_cable_of() { # device: the first cable with an end on it
+	cables | awk -v d="$1" '$1 == d || $3 == d { print NR - 1; exit }'
+}
 cables_passing() { # every cable but k: how many pass a ping
 	local j n=0
 	for j in $(seq 0 $((NCABLES - 1))); do
@@ -208,7 +252,8 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	before=$(frames "$k") rest=$(others "$k")
 	check "$c: ping a to b" "$PINGS received" "$(ping_from "$k" a "$PINGS" 56)"
 	check "$c: frames a tx, a rx, b tx, b rx" "$PINGS $PINGS $PINGS $PINGS" "$(delta "$before" "$(frames "$k")")"
-	check "$c: no frame on any other port" "$rest" "$(others "$k")"
+	# "none" (a counter that cannot be read) is never a difference of 0
+	check "$c: no frame on any other port" "0" "$(delta "$rest" "$(others "$k")")"
 
 	before=$(frames "$k")
 	check "$c: TCP bulk a to b, bytes received" "$BULK_BYTES" "$(bulk "$k")"
@@ -221,11 +266,11 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	check "$c: MTU 67 refused" refused "$(refused "$k" 67)"
 	check "$c: MTU $((MAX_MTU + 1)) refused" refused "$(refused "$k" $((MAX_MTU + 1)))"
 	# ICMP payload = MTU - 20 (IP) - 8 (ICMP): full-size frames, no fragments
-	set_mtu "$k" 68
+	check "$c: MTU 68 on both ends" "68 68" "$(set_mtu "$k" 68)"
 	check "$c: ping at MTU 68" "3 received" "$(ping_from "$k" a 3 40)"
-	set_mtu "$k" $MAX_MTU
+	check "$c: MTU $MAX_MTU on both ends" "$MAX_MTU $MAX_MTU" "$(set_mtu "$k" $MAX_MTU)"
 	check "$c: ping at MTU $MAX_MTU" "3 received" "$(ping_from "$k" b 3 $((MAX_MTU - 28)))"
-	set_mtu "$k" 1500
+	set_mtu "$k" 1500 >/dev/null
 
 	end_of "$k" a
 	set_link "ice$END_DEV.p$END_PORT" false
@@ -263,18 +308,29 @@ resetup_dev() { # device
 for i in $WDEVS; do
 	need_pf "$i"
 	pf=$PF
+	kc=$(first_cable_of "$i")
 	for kind in device flr reload; do
-		# background traffic on every cable for about 4 s, through the reset
+		# load, not a check: pings on every cable for about 4 s, through the
+		# reset (what they got is not judged, the checks below are)
+		pings=
 		for k in $(seq 0 $((NCABLES - 1))); do
 			end_of "$k" a
 			ip netns exec "$END_NS" ping -q -c 40 -i 0.1 -W 1 "$END_PEER_IP" >/dev/null 2>&1 &
+			pings="$pings $!"
 		done
+		# a reload makes new netdevs: no connection can live through it
+		[ "$kind" = reload ] || { through_start "$kc"; through_open; }
 		case $kind in
 		device) check_true "dev$i device reset with traffic: requested" qom_set "ice$i" x-device-reset true ;;
 		flr) check_true "dev$i FLR with traffic: requested" sh -c "echo 1 >/sys/bus/pci/devices/$pf/reset" ;;
 		reload) check_true "dev$i reload with traffic: devlink dev reload succeeds" quiet devlink dev reload "pci/$pf" ;;
 		esac
-		wait
+		if [ "$kind" != reload ]; then
+			through_finish
+			check "dev$i $kind: a TCP transfer on cable $kc running through it completes" "$BULK_BYTES" "$THROUGH_GOT"
+		fi
+		# shellcheck disable=SC2086 # one pid per word
+		wait $pings
 		[ "$kind" = reload ] && { ifup_pf "$pf"; resetup_dev "$i"; }
 		check_eventually "dev$i $kind: every cable passes traffic again" "$NCABLES" cables_ok
 	done

@@ -199,7 +199,8 @@ bulk() {
 }
 # A TCP transfer of BULK_BYTES from end a to end b of cable k with a reset in
 # its middle: the server sends half, blocks on a FIFO (the gate) and sends the
-# rest once the gate is opened, right before the reset is requested. The
+# rest once the gate is opened, right after the reset was requested (an FLR is
+# done by then, a device reset is being recovered from by the driver). The
 # connection, not a new one, must deliver the second half.
 GATE=/tmp/icemp-gate
 THROUGH=/tmp/icemp-through
@@ -319,13 +320,14 @@ for i in $WDEVS; do
 			pings="$pings $!"
 		done
 		# a reload makes new netdevs: no connection can live through it
-		[ "$kind" = reload ] || { through_start "$kc"; through_open; }
+		[ "$kind" = reload ] || through_start "$kc"
 		case $kind in
 		device) check_true "dev$i device reset with traffic: requested" qom_set "ice$i" x-device-reset true ;;
 		flr) check_true "dev$i FLR with traffic: requested" sh -c "echo 1 >/sys/bus/pci/devices/$pf/reset" ;;
 		reload) check_true "dev$i reload with traffic: devlink dev reload succeeds" quiet devlink dev reload "pci/$pf" ;;
 		esac
 		if [ "$kind" != reload ]; then
+			through_open
 			through_finish
 			check "dev$i $kind: a TCP transfer on cable $kc running through it completes" "$BULK_BYTES" "$THROUGH_GOT"
 		fi

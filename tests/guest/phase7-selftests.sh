@@ -93,8 +93,9 @@ suite_point() {
 		skip_point "$1" "${why:-exit status 4 (ksft_skip), no reason printed}"
 		;;
 	*)
-		diag "$1: exit status $3 (124: the deadline of $((SUITE_S * TIMEOUT_SCALE)) s); the last lines:"
-		tail -n 15 "$2" | sed 's/^/#   /'
+		# the whole log: the host keeps it in build/results/<config>.agent.log
+		diag "$1: exit status $3 (124: the deadline of $((SUITE_S * TIMEOUT_SCALE)) s); its log, $(wc -l <"$2") lines:"
+		sed 's/^/#   /' "$2"
 		ktap_test_fail "$1"
 		;;
 	esac

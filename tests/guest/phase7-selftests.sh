@@ -139,15 +139,18 @@ done
 # (192.0.2.2, 2001:db8::2)
 LOCAL=$(echo "$NETIFS" | awk '{ print $1 }')
 REMOTE=$(echo "$NETIFS" | awk '{ print $2 }')
+# The suites open "remote" by name, in the host root's /run/netns (a tmpfs of
+# its own): the namespace is made and set up there, with the host root's ip.
+rip() { in_root ip "$@"; }
 remote_setup() {
-	ip netns del remote 2>/dev/null
+	rip netns del remote 2>/dev/null
 	clean_ports
-	ip netns add remote &&
-		ip link set "$REMOTE" netns remote &&
-		ip -n remote link set lo up &&
-		ip -n remote addr add 192.0.2.2/24 dev "$REMOTE" &&
-		ip -n remote -6 addr add 2001:db8::2/64 dev "$REMOTE" nodad &&
-		ip -n remote link set "$REMOTE" up &&
+	rip netns add remote &&
+		rip link set "$REMOTE" netns remote &&
+		rip -n remote link set lo up &&
+		rip -n remote addr add 192.0.2.2/24 dev "$REMOTE" &&
+		rip -n remote -6 addr add 2001:db8::2/64 dev "$REMOTE" nodad &&
+		rip -n remote link set "$REMOTE" up &&
 		ip addr add 192.0.2.1/24 dev "$LOCAL" &&
 		ip -6 addr add 2001:db8::1/64 dev "$LOCAL" nodad &&
 		ip link set "$LOCAL" up
@@ -157,7 +160,7 @@ for t in $DRIVERS; do
 	run_suite drivers/net "$t" NETIF="$LOCAL" LOCAL_V4=192.0.2.1 REMOTE_V4=192.0.2.2 \
 		LOCAL_V6=2001:db8::1 REMOTE_V6=2001:db8::2 REMOTE_TYPE=netns REMOTE_ARGS=remote --
 done
-ip netns del remote 2>/dev/null
+rip netns del remote 2>/dev/null
 ip addr flush dev "$LOCAL" 2>/dev/null
 
 finish

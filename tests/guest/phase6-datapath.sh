@@ -179,29 +179,12 @@ listening() { # ns: how many TCP sockets listen on port 5001 (0x1389); nc
 	# listens on IPv6's any address, which takes IPv4 as well
 	ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 | grep -cE ':1389 0+:0000 0A'
 }
-# bulk k: BULK_BYTES from end a to end b over TCP; prints the bytes b received.
-# The server never outlives the transfer (nor holds the caller's output open).
-bulk() {
-	local server got
-	ip netns exec "w$1a" nc -l -p 5001 -e dd if=/dev/zero bs=65536 count=$((BULK_BYTES / 65536)) \
-		>/dev/null 2>&1 &
-	server=$!
-	if [ "$(wait_for 1 listening "w$1a")" != 1 ]; then
-		kill "$server" 2>/dev/null
-		wait "$server" 2>/dev/null
-		echo "no listener"
-		return
-	fi
-	got=$(ip netns exec "w$1b" timeout $((30 * TIMEOUT_SCALE)) nc 10.99.$1.1 5001 </dev/null | wc -c)
-	kill "$server" 2>/dev/null
-	wait "$server" 2>/dev/null
-	echo "$got"
-}
-# A TCP transfer of BULK_BYTES from end a to end b of cable k with a reset in
-# its middle: the server sends half, blocks on a FIFO (the gate) and sends the
-# rest once the gate is opened, right after the reset was requested (an FLR is
-# done by then, a device reset is being recovered from by the driver). The
-# connection, not a new one, must deliver the second half.
+# A TCP transfer of BULK_BYTES from end a to end b of cable k, in two halves:
+# the server sends half, blocks on a FIFO (the gate) and sends the rest once
+# the gate is opened. Across a reset the phase opens the gate right after the
+# reset was requested (an FLR is done by then, a device reset is being
+# recovered from by the driver): the connection, not a new one, must deliver
+# the second half. The server never outlives the transfer.
 GATE=/tmp/icemp-gate
 THROUGH=/tmp/icemp-through
 file_size() { wc -c <"$1"; }
@@ -222,13 +205,21 @@ through_open() { # lets the server send the second half (never blocks for long)
 	timeout 10 sh -c ": >$GATE"
 	return 0
 }
-# THROUGH_GOT = the bytes b received in all, once the client has ended. Not
-# for $(...): a subshell cannot wait for the client, a child of this shell.
+# THROUGH_GOT = the bytes b received in all ("none": no transfer), once the
+# client has ended. Not for $(...) apart from through_start: a subshell
+# cannot wait for a child of its parent.
 through_finish() {
 	[ -n "$THROUGH_CLIENT" ] && wait "$THROUGH_CLIENT"
 	kill "$THROUGH_SERVER" 2>/dev/null
 	wait "$THROUGH_SERVER" 2>/dev/null
-	THROUGH_GOT=$(file_size "$THROUGH" 2>/dev/null) || THROUGH_GOT=none
+	THROUGH_GOT=none
+	[ -n "$THROUGH_CLIENT" ] && THROUGH_GOT=$(file_size "$THROUGH")
+}
+bulk() { # k: the whole transfer with nothing in its middle; prints the bytes b received
+	through_start "$1"
+	through_open
+	through_finish
+	echo "$THROUGH_GOT"
 }
 first_cable_of() { # device: the first cable with an end on it
 	cables | awk -v d="$1" '$1 == d || $3 == d { print NR - 1; exit }'

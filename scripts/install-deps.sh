@@ -7,7 +7,8 @@
 # (seabios, qemu-system-data), dtc (QEMU 10.2 compiles the device trees the
 # "+ds" tarball leaves out), and what the kernel's selftests use in the host root
 # the guest reads over virtio-9p (jq, tcpdump, mausezahn from netsniff-ng, socat, ping, smcroute,
-# python3-yaml for YNL). Adds a <codename>-backports entry (deb and deb-src)
+# python3-yaml for YNL), and the linters of our own scripts (pylint, shellcheck).
+# Adds a <codename>-backports entry (deb and deb-src)
 # derived from the system's own apt sources when none is configured.
 # Does nothing when everything is present. --check only reports what is missing.
 source "$(dirname "$0")/lib.sh"
@@ -22,6 +23,7 @@ PACKAGES=(
 	python3-ply python3-git
 	jq tcpdump netsniff-ng python3-yaml socat iputils-ping smcroute
 	clang rsync
+	pylint shellcheck
 )
 # From backports: QEMU 10.0 needs meson >= 1.5 and pycotap for its venv.
 BACKPORTS_PACKAGES=(meson python3-pycotap)

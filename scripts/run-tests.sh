@@ -13,7 +13,9 @@
 # Host checks: the exported series equal the work trees and the work trees
 # have no uncommitted changes (so what was tested is the patch files),
 # checkpatch on every patch of both series (--strict for Linux), the register
-# contract agrees in the spec and both headers, the pci-ice-mp qtest (its plan
+# contract agrees in the spec and both headers, our own Python and shell
+# files pass pylint -E and shellcheck -S error (a call of a method that does
+# not exist, a syntax error: code no test runs, like make bench), the pci-ice-mp qtest (its plan
 # and every case), on the normal and on the ASan build of QEMU (a leak or a
 # memory error fails the case). Guest checks (tests/host/phases.py): a guest per
 # configuration of the matrix; per console window (boot, KUnit, each phase,
@@ -167,6 +169,28 @@ check_qtest() {
 	fi
 }
 
+# check_lint: one result per file of ours; pylint -E (errors only: a missing
+# member, an undefined name) on the Python files, shellcheck -S error on the
+# shell files (bash scripts and the guest's busybox sh files).
+check_lint() {
+	local f out
+	for f in "$TOP"/tests/host/*.py "$TOP"/scripts/*.py; do
+		if out=$(cd "$(dirname "$f")" && pylint -E --disable=import-error --persistent=n \
+			--score=n "$(basename "$f")" 2>&1); then
+			record lint "pylint -E ${f#"$TOP"/}" pass
+		else
+			record lint "pylint -E ${f#"$TOP"/}" fail --why "$(head -20 <<<"$out")"
+		fi
+	done
+	for f in "$TOP"/scripts/*.sh "$TOP"/tests/guest/*.sh "$TOP"/tests/guest/init "$TOP"/.ci/run; do
+		if out=$(shellcheck -S error "$f" 2>&1); then
+			record lint "shellcheck ${f#"$TOP"/}" pass
+		else
+			record lint "shellcheck ${f#"$TOP"/}" fail --why "$(head -20 <<<"$out")"
+		fi
+	done
+}
+
 # The guest runs the test files baked into the initramfs: rebuild it when any is newer.
 refresh_initramfs() {
 	local newer
@@ -181,6 +205,7 @@ if [ "$host" = 1 ]; then
 	check_series_export
 	check_checkpatch qemu "$QEMU_TREE" "$TOP/qemu-patches"
 	check_checkpatch linux "$LINUX_TREE" "$TOP/linux-patches" --strict --ignore FILE_PATH_CHANGES
+	check_lint
 	if out=$("$TOP/scripts/check-contract.sh" 2>&1); then
 		record contract "spec, QEMU header and Linux header agree" pass
 	else

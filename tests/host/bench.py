@@ -26,7 +26,8 @@ def row(section, name, values, unit, note=""):
     entry = {"section": section, "name": name, "unit": unit, "n": len(values), "note": note,
              "min": min(values), "median": statistics.median(values), "max": max(values)}
     ROWS.append(entry)
-    print(f"  {section:8} {name:44} {entry['median']:12.1f} {unit:6} "
+    digits = 2 if unit == "x" else 1
+    print(f"  {section:8} {name:62} {entry['median']:12.{digits}f} {unit:6} "
           f"(min {entry['min']:.1f}, max {entry['max']:.1f}, n={len(values)}) {note}", flush=True)
     return entry["median"]
 
@@ -40,7 +41,7 @@ def timed(cmd, env=None):
 def boot(name, run_args):
     os.makedirs(OUT, exist_ok=True)
     start = time.monotonic()
-    guest = Guest(run_args, os.path.join(OUT, f"{name}.console.log"))
+    guest = Guest(run_args, os.path.join(OUT, name))
     return guest, time.monotonic() - start
 
 
@@ -164,7 +165,7 @@ def events(count):
                         f"overflows {values['overflows'][0]}")
                 row("events", f"{count} via {via}, depth {depth}: delivered/s", [delivered / seconds], "ev/s", note)
         finally:
-            guest.shutdown()
+            guest.close()
 
 
 def growth(xs, ys):
@@ -197,7 +198,7 @@ def report_growth(what, per, xs, ys, unit):
     fit = growth(xs, ys)
     fit.update({"figure": what, "x": xs, "y": ys, "unit": f"{unit}/{per}"})
     GROWTH.append(fit)
-    print(f"  growth   {what:44} {fit['verdict']:>12} ({fit['slope']:+.2f} {unit}/{per}, r2 {fit['r2']:.2f})",
+    print(f"  growth   {what:62} {fit['verdict']:>12} ({fit['slope']:+.2f} {unit}/{per}, r2 {fit['r2']:.2f})",
           flush=True)
 
 
@@ -221,7 +222,7 @@ def scaling(repeat):
                         "scale", f"ports={ports} vfs={vfs}: sriov {step}",
                         [int(v) / 1000 for v in values[f"sriov_{step}_us"]], "ms")
         finally:
-            guest.shutdown()
+            guest.close()
     print("\n  scale grid, median ms (VFs 0 = probe; enable / disable for 1..64 VFs)")
     print(f"  {'ports':>5} {'probe':>9}" + "".join(f" {f'{v} VFs':>17}" for v in vf_grid))
     for ports in port_grid:
@@ -254,7 +255,7 @@ def anchor(repeat):
                 values = bench_lines(guest, {"BENCH": "link", "NETDEV": netdev, "CLIENT": client, "N": 20})
                 toggles.append(int(values["link_toggle_us"][0]) / 1000)
             finally:
-                guest.shutdown()
+                guest.close()
         row("anchor", f"{name}: boot to agent", boots, "s")
         row("anchor", f"{name}: link toggle seen in guest", toggles, "ms")
 
@@ -286,7 +287,7 @@ def datapath(repeat, seconds=3):
                     for key, _, _, _ in DP_FIGURES:
                         figures.setdefault((who, key), []).append(int(values[key][0]))
             finally:
-                guest.shutdown()
+                guest.close()
         for key, label, unit, higher in DP_FIGURES:
             ours = row("datapath", f"pci-ice-mp: {label} (beside {model})", figures[("pci-ice-mp", key)], unit)
             peer = row("datapath", f"{model}: {label}", figures[(model, key)], unit)
@@ -322,7 +323,7 @@ def main():
     if args.repeat < 1 or args.events < 1:
         parser.error("--repeat and --events must be at least 1")
     os.makedirs(OUT, exist_ok=True)
-    print(f"  {'section':8} {'figure':44} {'median':>12} unit")
+    print(f"  {'section':8} {'figure':62} {'median':>12} unit")
     if args.cold_report:
         cold(args.cold_report)
     only = set(args.only) or set(SECTIONS)

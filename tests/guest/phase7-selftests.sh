@@ -120,12 +120,18 @@ run_suite() {
 }
 
 # net/forwarding: NETIFS on the command line, no veths; a slow machine (TCG)
-# A suite stopped at its deadline cannot clean up: each starts from plain ports.
+# A suite stopped at its deadline cannot clean up: each starts from plain ports,
+# as a freshly brought-up port is: no master, MTU 1500, no address but the IPv6
+# link-local one the kernel makes again when the port comes up. (A port left
+# without its link-local address sends no neighbour solicitation for traffic it
+# forwards: router.sh's IPv6 cases failed that way after a plain flush.)
 clean_ports() {
 	local n
 	for n in $NETIFS; do
+		ip link set dev "$n" down 2>/dev/null
 		ip link set dev "$n" nomaster 2>/dev/null
 		ip addr flush dev "$n" 2>/dev/null
+		ip link set dev "$n" mtu 1500 2>/dev/null
 		ip link set dev "$n" up 2>/dev/null
 	done
 }

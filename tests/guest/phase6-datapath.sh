@@ -29,14 +29,15 @@ NCABLES=$(cables | wc -l)
 WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
 NWDEVS=$(echo "$WDEVS" | wc -l)
 
-# Plan: per cable 19 checks (ends set up, carriers, ping, its frame counts, no
+# Plan: per cable 22 checks (ends set up, carriers, ping, its frame counts, no
 # frame elsewhere, bulk bytes, bulk frame counts, MTU range, 67 and 9001
 # refused, MTU 68 on both ends and a ping at it, the same at 9000, link down:
 # carrier off, ping fails, the other cables still pass, link up: carrier on,
-# ping passes); per device with a cable 8 (for each of device reset, FLR and
+# ping passes; end a down: b's pings unanswered, counted as missed on a; end a
+# up: ping passes); per device with a cable 8 (for each of device reset, FLR and
 # reload: the reset was requested, every cable passes traffic again; for the
 # device reset and the FLR also: a TCP transfer running through it completes).
-ktap_set_plan $((NCABLES * 19 + NWDEVS * 8))
+ktap_set_plan $((NCABLES * 22 + NWDEVS * 8))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -121,6 +122,14 @@ end_stat() { # k a|b name
 frames() {
 	echo "$(end_stat "$1" a hw_tx_packets) $(end_stat "$1" a hw_rx_packets)" \
 		"$(end_stat "$1" b hw_tx_packets) $(end_stat "$1" b hw_rx_packets)"
+}
+# missed k: "device netdev", end a's RX_DROPS_NO_BUF (ethtool -S) and its
+# rx_missed_errors (ndo_get_stats64)
+missed() {
+	local v
+	end_netdev "$1" a || { echo "none none"; return; }
+	v=$(ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/statistics/rx_missed_errors" 2>/dev/null)
+	echo "$(end_stat "$1" a hw_rx_drops_no_buf) ${v:-none}"
 }
 delta() { # before after: the element-wise difference of two number lists
 	echo "$1|$2" | awk -F'|' '{
@@ -273,6 +282,16 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	set_link "ice$END_DEV.p$END_PORT" true
 	check_eventually "$c: link up: carrier on both ends" "1 1" cable_carriers "$k"
 	check_eventually "$c: link up: ping passes again" "1 received" ping_once "$k"
+
+	# An end that is down posts no RX buffer: each frame its peer sends is
+	# the device's RX_DROPS_NO_BUF, which the driver reports as rx_missed_errors.
+	before=$(missed "$k")
+	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" down
+	check "$c: end a down: no ping from b is answered" "0 received" "$(ping_from "$k" b 3 56)"
+	check "$c: end a down: b's 3 frames missed on a (device counter, rx_missed_errors)" "3 3" \
+		"$(delta "$before" "$(missed "$k")")"
+	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" up
+	check_eventually "$c: end a up again: ping passes" "1 received" ping_once "$k"
 done
 
 # --- resets with traffic running ------------------------------------------------

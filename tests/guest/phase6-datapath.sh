@@ -34,10 +34,12 @@ NWDEVS=$(echo "$WDEVS" | wc -l)
 # refused, MTU 68 on both ends and a ping at it, the same at 9000, link down:
 # carrier off, ping fails, the other cables still pass, link up: carrier on,
 # ping passes; end a down: b's pings unanswered, counted as missed on a; end a
-# up: ping passes); per device with a cable 8 (for each of device reset, FLR and
+# up: ping passes); per device with a cable 11 (for each of device reset, FLR and
 # reload: the reset was requested, every cable passes traffic again; for the
-# device reset and the FLR also: a TCP transfer running through it completes).
-ktap_set_plan $((NCABLES * 22 + NWDEVS * 8))
+# device reset and the FLR also: a TCP transfer running through it completes;
+# a ring error: a ping fails, the driver resets the device once, every cable
+# passes again).
+ktap_set_plan $((NCABLES * 22 + NWDEVS * 11))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -316,6 +318,10 @@ resetup_dev() { # device
 	done
 	return 0
 }
+# ring_recovered pf "errors resets": the increase of ring_errors and resets since
+ring_recovered() {
+	delta "$2" "$(dev_stat "$1" ring_errors) $(dev_stat "$1" resets)"
+}
 for i in $WDEVS; do
 	need_pf "$i"
 	pf=$PF
@@ -346,6 +352,21 @@ for i in $WDEVS; do
 		[ "$kind" = reload ] && { ifup_pf "$pf"; resetup_dev "$i"; }
 		check_eventually "dev$i $kind: every cable passes traffic again" "$NCABLES" cables_ok
 	done
+
+	# A ring the device stopped: with Bus Master Enable cleared behind the
+	# driver's back the next frame's DMA fails, and the device stops that
+	# port's rings (Q_STATUS) and signals nothing. The driver's watch finds
+	# it and resets the device, once; then every cable passes again.
+	end_of "$kc" a
+	side=a
+	[ "$END_DEV" = "$i" ] || side=b
+	before="$(dev_stat "$pf" ring_errors) $(dev_stat "$pf" resets)"
+	setpci -s "$pf" COMMAND=0000:0004
+	check "dev$i ring error: bus mastering off, a ping from cable $kc end $side gets no answer" "0 received" \
+		"$(ping_from "$kc" "$side" 1 56)"
+	setpci -s "$pf" COMMAND=0004:0004
+	check_eventually "dev$i ring error: one stopped ring found, one device reset" "1 1" ring_recovered "$pf" "$before"
+	check_eventually "dev$i ring error: every cable passes traffic again" "$NCABLES" cables_ok
 done
 
 # The namespaces go; their netdevs return to the initial namespace.

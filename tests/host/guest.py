@@ -37,7 +37,10 @@ KERNEL_ISSUE = re.compile(
     r"suspicious RCU usage|sleeping function called from invalid context|"
     r"KASAN: |UBSAN: |KFENCE: |unreferenced object 0x|kernel BUG at|list_add corruption|"
     r"list_del corruption|refcount_t: |ODEBUG: |ref_tracker: |INFO: task .* blocked|"
-    r"rcu: INFO: |hung_task|soft lockup|hard LOCKUP)")
+    r"rcu: INFO: |hung_task|soft lockup|hard LOCKUP|"
+    # Not WARNs, but each is a driver bug: a TX queue the stack found stalled, pages a
+    # page_pool never got back, a netdev whose references were never dropped, a DMA API misuse.
+    r"NETDEV WATCHDOG|stalled pool shutdown|unregister_netdevice: waiting for|DMA-API: )")
 END_LINE = re.compile(r"^@@END (\S+) (-?\d+)(?: (.*))?$")
 
 

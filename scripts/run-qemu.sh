@@ -18,10 +18,15 @@
 #                         devices = K*D, at most 16)
 #   --mem MIB             guest memory (default 512)
 #   --cpus C              vCPUs (default 2)
-#   --accel auto|kvm|tcg  accelerator (default auto: KVM when /dev/kvm opens
+#   --accel auto|kvm|tcg|mttcg
+#                         accelerator (default auto: KVM when /dev/kvm opens
 #                         read-write and the QEMU build has KVM, else TCG;
 #                         kvm without both is an error); the choice and why
-#                         go to stderr
+#                         go to stderr. TCG runs every vCPU on one thread
+#                         (thread=single): multi-threaded TCG (mttcg) has a
+#                         QEMU race that crashes or misdirects an MMIO access
+#                         while another vCPU changes the memory map (an
+#                         SR-IOV enable, a BAR move); see docs/testing.md
 #   --mode demo|test      demo: a shell; test: the test agent (default demo)
 #   --append ARGS         extra kernel command line
 #   --qmp PATH            QMP socket (default build/qmp.sock)
@@ -68,7 +73,7 @@ while [ $# -gt 0 ]; do
 	--devices-per-node) need_value "$@"; need_uint "$1" "$2" 1 8; per_node=$2; shift ;;
 	--mem) need_value "$@"; need_uint "$1" "$2" 128 16384; mem=$2; shift ;;
 	--cpus) need_value "$@"; need_uint "$1" "$2" 1 8; cpus=$2; shift ;;
-	--accel) need_value "$@"; case "$2" in auto | kvm | tcg) accel=$2 ;; *) die "--accel: '$2' is not auto, kvm or tcg" ;; esac; shift ;;
+	--accel) need_value "$@"; case "$2" in auto | kvm | tcg | mttcg) accel=$2 ;; *) die "--accel: '$2' is not auto, kvm, tcg or mttcg" ;; esac; shift ;;
 	--mode) need_value "$@"; case "$2" in demo | test) mode=$2 ;; *) die "--mode: '$2' is not demo or test" ;; esac; shift ;;
 	--wire) need_value "$@"; wire+=${wire:+,}$2; shift ;;
 	--peer-nic) need_value "$@"; case "$2" in igb | virtio-net-pci) peer_nic=$2 ;; *) die "--peer-nic: '$2' is not igb or virtio-net-pci" ;; esac; shift ;;
@@ -170,15 +175,25 @@ kvm)
 	[ -z "$why" ] || die "--accel kvm: $why; use --accel tcg or auto"
 	why="--accel kvm"
 	;;
-tcg) why="--accel tcg" ;;
+tcg | mttcg) why="--accel $accel" ;;
 esac
 log "accelerator: $accel ($why)"
+# QEMU 10.2's TCG resolves a TLB entry's memory section index against the
+# newest memory map, while the vCPU flushes its TLB only when it next leaves
+# its translated code: between the two, an MMIO access of that vCPU reaches
+# the wrong region (seen: msix_table_mmio_write's and iotlb_to_section's
+# assertions). One TCG thread flushes every vCPU before it runs again.
+case "$accel" in
+tcg) accel_arg=tcg,thread=single ;;
+mttcg) accel_arg=tcg,thread=multi ;;
+*) accel_arg=$accel ;;
+esac
 
 # -nodefaults: no default NIC, VGA or CD-ROM; q35's empty CD-ROM alone costs
 # SeaBIOS ~32 s of ATAPI timeouts under TCG before the kernel starts.
 smp=$cpus
 [ "$numa_nodes" = 0 ] || smp="$cpus,sockets=$numa_nodes,cores=$((cpus / numa_nodes)),threads=1"
-args=(-machine q35 -accel "$accel" -smp "$smp" -m "${mem}M" -nodefaults -no-reboot
+args=(-machine q35 -accel "$accel_arg" -smp "$smp" -m "${mem}M" -nodefaults -no-reboot
 	-kernel "$kernel" -initrd "$INITRAMFS"
 	-append "console=ttyS0 loglevel=5 panic=-1 icemp.mode=$mode${append:+ $append}")
 for ((k = 0; k < numa_nodes; k++)); do

@@ -22,11 +22,8 @@
 #                         accelerator (default auto: KVM when /dev/kvm opens
 #                         read-write and the QEMU build has KVM, else TCG;
 #                         kvm without both is an error); the choice and why
-#                         go to stderr. TCG runs every vCPU on one thread
-#                         (thread=single): multi-threaded TCG (mttcg) has a
-#                         QEMU race that crashes or misdirects an MMIO access
-#                         while another vCPU changes the memory map (an
-#                         SR-IOV enable, a BAR move); see docs/testing.md
+#                         go to stderr. tcg runs the vCPUs on one thread,
+#                         mttcg on one each (racy in QEMU 10.2: see below)
 #   --mode demo|test      demo: a shell; test: the test agent (default demo)
 #   --append ARGS         extra kernel command line
 #   --qmp PATH            QMP socket (default build/qmp.sock)

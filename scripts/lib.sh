@@ -92,6 +92,14 @@ trees_from_args() {
 }
 
 jobs_count() { nproc 2>/dev/null || echo 2; }
+# guest_jobs: how many guests run side by side (ICEMP_JOBS, a whole number
+# 1..16, else the cores up to 2: under TCG a guest keeps one core busy).
+guest_jobs() {
+	local n=${ICEMP_JOBS:-}
+	[ -n "$n" ] || n=$(($(jobs_count) < 2 ? 1 : 2))
+	check_uint ICEMP_JOBS "$n" 1 16
+	echo "$n"
+}
 
 # series_patches DIR: the patch files of a series, in order (the cover letter excluded).
 series_patches() {

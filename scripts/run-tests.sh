@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/run-tests.sh [--host-only | --guest-only] [--config NAME]...
-#                             [--phase N]... [--full] [--shard K/N]
+#                             [--phase N]... [--full] [--shard K/N] [--jobs N]
 #                             [--list [--json]] [--check-args]
 #                             [--mutants | --no-mutants]
 #
@@ -29,6 +29,8 @@
 #   --full                      add the long matrix (or ICEMP_FULL=1)
 #   --shard K/N                 the K-th of N shares of the configurations
 #                               (host checks run in shard 1 only)
+#   --jobs N                    guests side by side (default ICEMP_JOBS, else
+#                               the cores up to 2; the mutants' baseline too)
 #   --list [--json]             print the selected configurations and exit
 #   --check-args                validate the arguments and exit (make check
 #                               runs this before it builds anything)
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--guest-only) host=0 ;;
 	--config | --phase) need_value "$@"; phase_args+=("$1" "$2"); shift ;;
 	--shard) need_value "$@"; shard=$2; phase_args+=("$1" "$2"); shift ;;
+	--jobs) need_value "$@"; check_uint --jobs "$2" 1 16; export ICEMP_JOBS=$2; shift ;;
 	--full) phase_args+=(--full) ;;
 	--list) list=1 ;;
 	--json) list_args+=(--json) ;;
@@ -77,6 +80,7 @@ if [ "$list" = 1 ]; then
 	exit
 fi
 phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
+guest_jobs >/dev/null
 if [ "$needs_kasan" = 1 ]; then
 	# For make check: does the selection boot the KASAN kernel (beside the default one)?
 	[ "$guest" = 1 ] && [ "$KASAN" = 0 ] && phases --needs-kasan "${phase_args[@]}"

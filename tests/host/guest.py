@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from paths import BUILD, QEMU_PYTHON, TOP
@@ -57,6 +58,9 @@ def timeout_scale(kasan=False):
 timeout_scale()
 # PIDs of every QEMU this process started; the runner checks at its end that none is left.
 STARTED = []
+# Every guest made (for unique names), and the lock guests start under.
+NAMES = []
+LAUNCH = threading.Lock()
 
 
 class GuestError(Exception):
@@ -80,14 +84,11 @@ class Guest:
         if proc.returncode != 0:
             raise GuestError("run-qemu.sh --print-args failed: " + " / ".join(self.notes[-5:]))
         argv = proc.stdout.splitlines()
-        self.agent, agent_qemu = socket.socketpair()
-        os.set_inheritable(agent_qemu.fileno(), True)
-        # The console (ttyS0) is QEMUMachine's; the agent port is the second -serial: ttyS1.
-        args = argv[1:] + ["-chardev", f"socket,id=agent,fd={agent_qemu.fileno()}",
-                           "-serial", "chardev:agent"]
         self.command = argv
-        self.vm = QEMUMachine(argv[0], args=args, name=f"icemp-{os.getpid()}-{len(STARTED)}",
-                              base_temp_dir=BUILD, wrapper=["setpriv", "--pdeathsig", "KILL", "--"])
+        with LAUNCH:
+            self.vm = QEMUMachine(argv[0], args=argv[1:], name=f"icemp-{os.getpid()}-{len(NAMES)}",
+                                  base_temp_dir=BUILD, wrapper=["setpriv", "--pdeathsig", "KILL", "--"])
+            NAMES.append(self.vm)
         self.vm.set_console()
         self.console_log = open(log_prefix + ".console.log", "w", encoding="utf-8", errors="replace")
         self.agent_log = open(log_prefix + ".agent.log", "w", encoding="utf-8", errors="replace")
@@ -96,10 +97,22 @@ class Guest:
         self._console_lines, self._agent_lines = [], []
         self._console_eof = self._agent_eof = False
         self.exit_status, self.qemu_output = None, ""
+        self.agent = None
         try:
-            self.vm.launch()
-            STARTED.append(self.vm.get_pid())
-            agent_qemu.close()
+            # QEMUMachine starts QEMU with every inheritable descriptor: the
+            # agent's end is inheritable only until this QEMU has it, and no
+            # other guest starts meanwhile (phases.py --jobs).
+            with LAUNCH:
+                self.agent, agent_qemu = socket.socketpair()
+                try:
+                    os.set_inheritable(agent_qemu.fileno(), True)
+                    # The console (ttyS0) is QEMUMachine's; the agent port is the second -serial: ttyS1.
+                    self.vm.add_args("-chardev", f"socket,id=agent,fd={agent_qemu.fileno()}",
+                                     "-serial", "chardev:agent")
+                    self.vm.launch()
+                    STARTED.append(self.vm.get_pid())
+                finally:
+                    agent_qemu.close()
             # A QMP command that does not answer is a failure, not a hang.
             self.vm._qmp.settimeout(60 * self.scale)  # pylint: disable=protected-access
             self.console = self.vm.console_socket
@@ -287,7 +300,8 @@ class Guest:
                 self.vm.kill()
             except Exception:  # pylint: disable=broad-except
                 pass
-            self.agent.close()
+            if self.agent is not None:
+                self.agent.close()
             self.console_log.close()
             self.agent_log.close()
             # What QEMU printed (an assertion, an abort message) and how it ended.

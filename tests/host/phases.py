@@ -3,7 +3,7 @@
 phases in it (tests/guest/phase*.sh), recording every KTAP test point.
 
     phases.py [--config NAME]... [--phase N]... [--full] [--shard K/N]
-              [--list [--json]] [--validate] [--needs-kasan] [--fail-fast]
+              [--jobs N] [--list [--json]] [--validate] [--needs-kasan] [--fail-fast]
 
 --full adds the long matrix (ICEMP_FULL=1 does the same). --shard K/N runs
 every N-th configuration of the selection, starting with the K-th (1-based),
@@ -12,6 +12,10 @@ selection and exits (0 when it would run something). --list prints the
 selected configurations (--json: as JSON, with their phases). --fail-fast
 ends a configuration's session at its first failed check (for mutant runs,
 where one failure is the verdict; the rest would wait out every deadline).
+--jobs N runs N configurations side by side (default ICEMP_JOBS, else the
+host's cores up to 2): under TCG a guest runs its vCPUs on one host thread
+(scripts/run-qemu.sh), so two guests use the two cores the machine has. Their
+TAP lines interleave; every line names its configuration.
 
 Per configuration it records: the boot, "no kernel reports" for every console
 window (boot with probe and KUnit, KUnit read-out, each phase, the drain after
@@ -23,6 +27,7 @@ the run completed (the verdict is in the results), non-zero when the runner
 itself broke."""
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -33,8 +38,7 @@ import traceback
 
 import results
 from guest import Guest, GuestError, leftover_qemus
-from paths import BUILD
-OUT = os.path.join(BUILD, "results")
+from paths import BUILD, OUT
 
 PHASES = {1: "phase1-probe.sh", 2: "phase2-events.sh", 3: "phase3-sriov.sh",
           4: "phase4-reset.sh", 5: "phase5-cycles.sh", 6: "phase6-datapath.sh",
@@ -78,15 +82,16 @@ def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4
 # The kernel's own selftests (net/forwarding, drivers/net) on ports cabled as they expect.
 SELFTESTS = config("p4-selftests", ports=4, vfs=0, phases=(7,), wire="0.0-0.1,0.2-0.3", host_root=True,
                    mem=1024)
-# The default matrix stays within about ten minutes on two cores.
+# The default matrix: about 25 minutes of guests on two cores, 14 with --jobs 2.
+# The longest sessions come first, so that side by side they end together.
 MATRIX = [
     config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5, 6), kunit=True,
            env={"RESET_CYCLES": 100, "BIND_CYCLES": 100, "VF_CYCLES": 50}, wire="0.0-0.1,0.2-1.2,1.0-1.1"),
-    config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
-    config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
-    config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2, 6), wire="0.0-1.0,0.1-1.1"),
     # Memory safety: the broadest layout on the KASAN kernel (build/linux-kasan-build).
     config("p4-vf8-dev2-kasan", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4), kasan=True),
+    config("numa2", devices=2, ports=2, vfs=4, numa=2, phases=(1, 2, 6), wire="0.0-1.0,0.1-1.1"),
+    config("p16-vf64", ports=16, vfs=64, phases=(1, 3)),
+    config("p1-vf0", ports=1, vfs=0, phases=(1, 2, 3, 4)),
 ]
 # The kernel's selftests take over 14 minutes under TCG (measured 834 s, one suite cut short): --full.
 FULL_MATRIX = [
@@ -193,7 +198,7 @@ def run_phase(guest, cfg, phase, last=False, timeout=900):
                        "fail" if why else "pass", cfg["name"], time.monotonic() - start,
                        "\n".join(why + ktap.notes[-10:]) if why else "")
     check_window(guest, cfg, suite, suite)
-    print(f"# {cfg['name']}/{suite}: {ran} checks in {time.monotonic() - start:.1f} s", flush=True)
+    results.note(f"{cfg['name']}/{suite}: {ran} checks in {time.monotonic() - start:.1f} s")
 
 
 def record_kunit(guest, cfg):
@@ -255,9 +260,9 @@ def run_config(cfg, phases):
         # A KASAN configuration, or every one with KASAN=1 (make check KASAN=1).
         guest = Guest(cfg["run_args"], prefix, kasan=cfg["kasan"] or os.environ.get("KASAN") == "1")
         results.record("boot", "guest reaches the test agent", "pass", cfg["name"], time.monotonic() - start)
-        print(f"# {cfg['name']}: {guest.accelerator()}: {' '.join(guest.command)}", flush=True)
+        results.note(f"{cfg['name']}: {guest.accelerator()}: {' '.join(guest.command)}")
         for note in guest.notes:
-            print(f"# {cfg['name']}: {note}", flush=True)
+            results.note(f"{cfg['name']}: {note}")
         check_window(guest, cfg, "boot", "probe and KUnit")
         if cfg["kunit"]:
             record_kunit(guest, cfg)
@@ -271,7 +276,7 @@ def run_config(cfg, phases):
         results.record("shutdown", "no kernel reports on the console (guest power-off)",
                        "fail" if issues else "pass", cfg["name"], 0, "\n".join(issues[:30]))
     except FirstFailure as err:
-        print(f"# {cfg['name']}: --fail-fast: stopped at the first failure ({err})", flush=True)
+        results.note(f"{cfg['name']}: --fail-fast: stopped at the first failure ({err})")
     except GuestError as err:
         failure = guest.with_issues(str(err)) if guest is not None else str(err)
     except Exception:  # pylint: disable=broad-except
@@ -329,6 +334,28 @@ def shard_arg(text):
     return int(match.group(1)), int(match.group(2))
 
 
+def jobs_arg(text):
+    if not re.fullmatch(r"[1-9][0-9]?", str(text)) or int(text) > 16:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs from 1 to 16")
+    return int(text)
+
+
+def default_jobs():
+    return str(max(1, min(2, len(os.sched_getaffinity(0)))))
+
+
+def run_all(chosen, phases, jobs):
+    """The configurations, JOBS at a time, each in a thread of its own (its
+    guest is a QEMU process: the threads only wait on it)."""
+    if jobs <= 1 or len(chosen) <= 1:
+        for cfg in chosen:
+            run_config(cfg, phases)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(run_config, cfg, phases) for cfg in chosen]:
+            future.result()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", action="append", default=[], help="run only this configuration")
@@ -341,6 +368,9 @@ def main():
     parser.add_argument("--validate", action="store_true", help="check the selection and exit")
     parser.add_argument("--needs-kasan", action="store_true",
                         help="exit 0 when the selection boots the KASAN kernel, 1 otherwise")
+    parser.add_argument("--jobs", type=jobs_arg, default=os.environ.get("ICEMP_JOBS") or default_jobs(),
+                        help="configurations run side by side (default: ICEMP_JOBS, else the host's cores, "
+                             "at most 2: under TCG a guest keeps one core busy)")
     parser.add_argument("--fail-fast", action="store_true",
                         help="end a configuration's session at its first failed check (mutant runs)")
     args = parser.parse_args()
@@ -371,8 +401,7 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda num, frame: sys.exit(128 + num))
     try:
-        for cfg in chosen:
-            run_config(cfg, args.phase)
+        run_all(chosen, args.phase, args.jobs)
     finally:
         left = leftover_qemus()
         results.record("runner", "every QEMU the runner started has exited",

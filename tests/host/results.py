@@ -13,12 +13,22 @@ import collections
 import json
 import os
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
 PATH = os.environ.get("ICEMP_RESULTS", "")
 # Failures recorded by this process, per configuration ("" = host checks).
 FAILS = collections.Counter()
+# Configurations may run side by side (phases.py --jobs): a check's lines and
+# its row are written as one.
+LOCK = threading.Lock()
+
+
+def note(text):
+    """Prints a TAP comment line (# text), whole, beside other threads' lines."""
+    with LOCK:
+        print(f"# {text}", flush=True)
 
 
 def record(suite, test, result, config="", duration=0.0, why=""):
@@ -26,19 +36,20 @@ def record(suite, test, result, config="", duration=0.0, why=""):
     if result not in ("pass", "fail", "skip"):
         raise ValueError(f"result must be pass, fail or skip, not {result!r}")
     name = f"{config}/{suite}: {test}" if config else f"{suite}: {test}"
-    line = ("ok" if result != "fail" else "not ok") + f" - {name}"
+    lines = [("ok" if result != "fail" else "not ok") + f" - {name}"]
     if result == "skip":
-        line += f" # SKIP {why}"
-    print(line, flush=True)
+        lines[0] += f" # SKIP {why}"
     if result == "fail":
-        FAILS[config] += 1
-        for text in (why or "").splitlines():
-            print(f"#   {text}", flush=True)
-    if PATH:
-        with open(PATH, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"config": config, "suite": suite, "test": test,
-                                  "result": result, "duration_s": round(duration, 3),
-                                  "why": why, "time": time.time()}) + "\n")
+        lines += [f"#   {text}" for text in (why or "").splitlines()]
+    with LOCK:
+        print("\n".join(lines), flush=True)
+        if result == "fail":
+            FAILS[config] += 1
+        if PATH:
+            with open(PATH, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"config": config, "suite": suite, "test": test,
+                                      "result": result, "duration_s": round(duration, 3),
+                                      "why": why, "time": time.time()}) + "\n")
 
 
 def load(path):

@@ -137,11 +137,13 @@ build_copy() {
 	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 "$TOP/scripts/build-$1.sh" >"$out" 2>&1
 }
 
-# run_selection RUN JSONL: phases.py on the copies; the failed checks, or nothing.
+# run_selection RUN JSONL [LOGDIR]: phases.py on the copies (console and agent
+# logs in LOGDIR, default build/mutant/results); the failed checks, or nothing.
 run_selection() {
 	local status=0
+	rm -f "$2"
 	# shellcheck disable=SC2086
-	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 ICEMP_RESULTS=$2 \
+	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 ICEMP_RESULTS=$2 ICEMP_OUT=${3:-} \
 		/usr/bin/python3 "$TOP/tests/host/phases.py" --fail-fast $1 >"$2.log" 2>&1 || status=$?
 	[ "$status" = 0 ] || echo "runner: tests/host/phases.py exited with status $status"
 	/usr/bin/python3 "$TOP/tests/host/results.py" failed "$2"
@@ -158,31 +160,56 @@ for tree in qemu linux; do
 done
 
 # The baseline: every selection the mutants use, unmutated, must be green.
+# The selections run side by side, as many as phases.py runs configurations
+# at a time (ICEMP_JOBS, else up to 2: a TCG guest keeps one core busy), each
+# with its own log folder.
 declare -A selections=()
 for name in "${names[@]}"; do selections["$(header "$MUTANTS/$name.patch" Run)"]=1; done
-k=0
-for run in "${!selections[@]}"; do
-	k=$((k + 1))
-	t0=$SECONDS
-	failed=$(run_selection "$run" "$M/baseline-$k.jsonl")
-	if [ -z "$failed" ]; then
-		record mutants "baseline green: $run" pass --duration $((SECONDS - t0))
+jobs=$(guest_jobs)
+runs=("${!selections[@]}")
+t0=$SECONDS
+for k in "${!runs[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+	run_selection "${runs[$k]}" "$M/baseline-$k.jsonl" "$M/baseline-$k" >"$M/baseline-$k.failed" &
+done
+wait || true
+red=0
+for k in "${!runs[@]}"; do
+	failed=$(cat "$M/baseline-$k.failed")
+	if [ -n "$failed" ]; then
+		record mutants "baseline green: ${runs[$k]}" fail --why "$failed"
+		red=1
+	elif [ ! -s "$M/baseline-$k.jsonl" ]; then
+		record mutants "baseline green: ${runs[$k]}" fail --why "no check was recorded (log: $M/baseline-$k.jsonl.log)"
+		red=1
 	else
-		record mutants "baseline green: $run" fail --duration $((SECONDS - t0)) --why "$failed"
-		exit 1
+		record mutants "baseline green: ${runs[$k]}" pass
 	fi
 done
+log "mutants: baseline of ${#runs[@]} selections, $jobs at a time: $((SECONDS - t0)) s"
+[ "$red" = 0 ] || exit 1
 
+# Mutants of one tree run one after the other (QEMU first): a mutant's own
+# tree is put back before the next one is applied, and rebuilt unmutated only
+# when the next mutant is of the other tree (otherwise the next mutant's build
+# recompiles the files put back along with its own).
+ordered=()
+for tree in qemu linux; do
+	for name in "${names[@]}"; do
+		if [ "$(header "$MUTANTS/$name.patch" Tree)" = "$tree" ]; then ordered+=("$name"); fi
+	done
+done
 dirty=""
-for name in "${names[@]}"; do
+for name in "${ordered[@]}"; do
 	f=$MUTANTS/$name.patch
 	tree=$(header "$f" Tree)
 	run=$(header "$f" Run)
 	t0=$SECONDS
-	# Put back the tree the previous mutant changed (a rebuild of only those files).
 	if [ -n "$dirty" ]; then
 		copy_reset "$dirty" "$(tree_dir "$dirty")"
-		build_copy "$dirty" || { record mutants "$name: unmutated $dirty copy rebuilds" fail --why "$(tail -20 "$M/build-$dirty.log")"; exit 1; }
+		if [ "$dirty" != "$tree" ]; then
+			build_copy "$dirty" || { record mutants "$name: unmutated $dirty copy rebuilds" fail --why "$(tail -20 "$M/build-$dirty.log")"; exit 1; }
+		fi
 	fi
 	dirty=$tree
 	if ! out=$(git -C "$M/$tree" apply "$f" 2>&1); then
@@ -204,7 +231,8 @@ for name in "${names[@]}"; do
 			--why "SURVIVED: '$run' passed with this fault in $tree"
 	fi
 done
-[ -z "$dirty" ] || { copy_reset "$dirty" "$(tree_dir "$dirty")"; }
+# The copy is left unmutated (its build is not: the next run's first build redoes those files).
+[ -z "$dirty" ] || copy_reset "$dirty" "$(tree_dir "$dirty")"
 log "mutants: $((SECONDS - start)) s for ${#names[@]} mutants"
 if [ "$standalone" = 1 ]; then
 	/usr/bin/python3 "$TOP/tests/host/results.py" summary "$M/mutants.json"

@@ -82,7 +82,7 @@ def config(name, devices=1, ports=4, vfs=8, depth=64, numa=0, phases=(1, 2, 3, 4
 # The kernel's own selftests (net/forwarding, drivers/net) on ports cabled as they expect.
 SELFTESTS = config("p4-selftests", ports=4, vfs=0, phases=(7,), wire="0.0-0.1,0.2-0.3", host_root=True,
                    mem=1024)
-# The default matrix: about 25 minutes of guests on two cores, 14 with --jobs 2.
+# The default matrix: 24 minutes of guests one at a time on two cores, 11.5 two at a time.
 # The longest sessions come first, so that side by side they end together.
 MATRIX = [
     config("p4-vf8-dev2", devices=2, ports=4, vfs=8, phases=(1, 2, 3, 4, 5, 6), kunit=True,

@@ -18,6 +18,7 @@ ICEMP_TIMEOUT_SCALE, or 4 for a session on the KASAN kernel unless set.
 QEMU runs under `setpriv --pdeathsig KILL`, so it dies with the runner even
 when the runner is killed; every other path kills it explicitly."""
 
+import itertools
 import json
 import os
 import re
@@ -58,8 +59,8 @@ def timeout_scale(kasan=False):
 timeout_scale()
 # PIDs of every QEMU this process started; the runner checks at its end that none is left.
 STARTED = []
-# Every guest made (for unique names), and the lock guests start under.
-NAMES = []
+# Guests' serial numbers (unique names), and the lock guests start under.
+SERIAL = itertools.count()
 LAUNCH = threading.Lock()
 
 
@@ -85,10 +86,8 @@ class Guest:
             raise GuestError("run-qemu.sh --print-args failed: " + " / ".join(self.notes[-5:]))
         argv = proc.stdout.splitlines()
         self.command = argv
-        with LAUNCH:
-            self.vm = QEMUMachine(argv[0], args=argv[1:], name=f"icemp-{os.getpid()}-{len(NAMES)}",
-                                  base_temp_dir=BUILD, wrapper=["setpriv", "--pdeathsig", "KILL", "--"])
-            NAMES.append(self.vm)
+        self.vm = QEMUMachine(argv[0], args=argv[1:], name=f"icemp-{os.getpid()}-{next(SERIAL)}",
+                              base_temp_dir=BUILD, wrapper=["setpriv", "--pdeathsig", "KILL", "--"])
         self.vm.set_console()
         self.console_log = open(log_prefix + ".console.log", "w", encoding="utf-8", errors="replace")
         self.agent_log = open(log_prefix + ".agent.log", "w", encoding="utf-8", errors="replace")

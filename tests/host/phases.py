@@ -346,14 +346,23 @@ def default_jobs():
 
 def run_all(chosen, phases, jobs):
     """The configurations, JOBS at a time, each in a thread of its own (its
-    guest is a QEMU process: the threads only wait on it)."""
-    if jobs <= 1 or len(chosen) <= 1:
-        for cfg in chosen:
-            run_config(cfg, phases)
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+    guest is a QEMU process: the threads only wait on it). When the run is
+    stopped (a signal, an error of the runner), every QEMU started is killed
+    first, so the other threads' guests end at once instead of at their
+    deadlines."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    try:
         for future in [pool.submit(run_config, cfg, phases) for cfg in chosen]:
             future.result()
+    except BaseException:
+        for pid in leftover_qemus():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def main():

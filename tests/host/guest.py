@@ -178,12 +178,15 @@ class Guest:
                 raise GuestError(f"{what}: the console closed before {marker!r}")
             self._pump(deadline, what)
 
+    def pending_issues(self):
+        """The kernel reports of the open window and of console lines not yet
+        attributed: what a guest that died or timed out printed last."""
+        return self.window_issues + [line.strip() for line in self._console_lines
+                                     if KERNEL_ISSUE.search(line)]
+
     def with_issues(self, text):
-        """text plus the kernel reports of the open window and of console lines
-        not yet attributed: what a guest that died or timed out printed last."""
-        issues = self.window_issues + [line.strip() for line in self._console_lines
-                                       if KERNEL_ISSUE.search(line)]
-        return text + "".join(f"\n  kernel: {line}" for line in issues[:30])
+        """text plus pending_issues()."""
+        return text + "".join(f"\n  kernel: {line}" for line in self.pending_issues()[:30])
 
     def send(self, text):
         self.agent.sendall(text.encode() + b"\n")

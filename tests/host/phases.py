@@ -151,7 +151,10 @@ class PhaseRun:
                 self.plan_late = True
             if int(point.group(2)) != len(self.points) + 1:
                 self.problems.append(f"point number {point.group(2)} where {len(self.points) + 1} was due")
-            if point.group(4) == "SKIP":
+            if point.group(4) == "SKIP" and point.group(1) == "not ok":
+                # A failure does not become a skip by saying so.
+                result, why = "fail", f"'not ok ... # SKIP {point.group(5) or ''}': a failed check marked skipped"
+            elif point.group(4) == "SKIP":
                 result, why = "skip", point.group(5) or "no reason given"
             else:
                 result, why = ("pass" if point.group(1) == "ok" else "fail"), "\n".join(self.notes)
@@ -184,6 +187,8 @@ def run_phase(guest, cfg, phase, last=False, timeout=900):
     why = []
     if ktap.plan is None:
         why.append("no plan line (1..N) was printed")
+    elif ktap.plan == 0 and ktap.skip_all is None:
+        why.append("an empty plan (1..0) without '# SKIP reason': a phase that checks nothing")
     elif ktap.plan_late:
         why.append("the plan came after the first check: it must be declared up front")
     elif ran != ktap.plan:
@@ -220,7 +225,7 @@ def record_kunit(guest, cfg):
         match = POINT.match(text)
         if not match or not suite:
             continue
-        result = "skip" if match.group(4) == "SKIP" else ("pass" if match.group(1) == "ok" else "fail")
+        result = "fail" if match.group(1) == "not ok" else ("skip" if match.group(4) == "SKIP" else "pass")
         if indented:
             results.record("kunit", f"{suite}.{match.group(3)}", result, cfg["name"],
                            0, match.group(5) or "" if result == "skip" else "")
@@ -272,7 +277,15 @@ def run_config(cfg, phases):
         check_window(guest, cfg, "drain", "after the last phase")
         # The session ends as a machine does: the guest powers off, which runs
         # every driver's shutdown callback; QEMU must then exit by itself.
-        issues = guest.poweroff()
+        try:
+            issues = guest.poweroff()
+        except GuestError:
+            # A power-off that never ends (an oops in a .shutdown callback):
+            # what the kernel reported is this window's failure, then the session's.
+            if guest.pending_issues():
+                results.record("shutdown", "no kernel reports on the console (guest power-off)", "fail",
+                               cfg["name"], 0, "\n".join(guest.pending_issues()[:30]))
+            raise
         results.record("shutdown", "no kernel reports on the console (guest power-off)",
                        "fail" if issues else "pass", cfg["name"], 0, "\n".join(issues[:30]))
     except FirstFailure as err:

@@ -35,7 +35,7 @@ def record(suite, test, result, config="", duration=0.0, why=""):
     """Prints one TAP line and keeps the result."""
     if result not in ("pass", "fail", "skip"):
         raise ValueError(f"result must be pass, fail or skip, not {result!r}")
-    name = f"{config}/{suite}: {test}" if config else f"{suite}: {test}"
+    name = name_of({"config": config, "suite": suite, "test": test})
     lines = [("ok" if result != "fail" else "not ok") + f" - {name}"]
     if result == "skip":
         lines[0] += f" # SKIP {why}"
@@ -57,6 +57,11 @@ def load(path):
         return []
     with open(path, encoding="utf-8") as src:
         return [json.loads(line) for line in src if line.strip()]
+
+
+def name_of(row):
+    """A check's name as its TAP line gives it: [config/]suite: test."""
+    return f"{row['config']}/{row['suite']}: {row['test']}" if row["config"] else f"{row['suite']}: {row['test']}"
 
 
 def counts_of(rows):
@@ -94,6 +99,12 @@ def summary(json_path, junit_path=None):
     write_junit(rows, junit_path or os.path.splitext(json_path)[0] + ".junit.xml")
     if not rows:
         print("# no check was recorded: the run is a failure")
+    skipped = [row for row in rows if row["result"] == "skip"]
+    if skipped:
+        # A skip is a check that did not run: every one is named with its reason.
+        print(f"# {len(skipped)} skipped:")
+        for row in skipped:
+            print(f"#   {name_of(row)}: {row['why'] or 'no reason given'}")
     print(f"1..{len(rows)}")
     line = f"{counts['pass']} passed, {counts['fail'] + (0 if rows else 1)} failed"
     if counts["skip"]:
@@ -120,8 +131,7 @@ def main(argv):
     if len(argv) == 2 and argv[0] == "failed":
         for row in load(argv[1]):
             if row["result"] == "fail":
-                print(f"{row['config']}/{row['suite']}: {row['test']}" if row["config"]
-                      else f"{row['suite']}: {row['test']}")
+                print(name_of(row))
         return 0
     sys.exit(__doc__)
 

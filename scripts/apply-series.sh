@@ -289,6 +289,7 @@ checkout_branch() { # tree
 	git -C "$1" checkout -q "$SERIES_BRANCH"
 }
 
+step_time
 mkdir -p "$BUILD"
 # shellcheck source=/dev/null
 [ -f "$BASE_ENV" ] && source "$BASE_ENV"

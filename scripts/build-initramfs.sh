@@ -10,6 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 
 help_only_args "$@"
+step_time
 
 TOOLS=(/usr/sbin/ip /usr/sbin/devlink /usr/sbin/ethtool /usr/bin/lspci /usr/bin/setpci)
 ktap=$LINUX_TREE/tools/testing/selftests/kselftest/ktap_helpers.sh

@@ -14,6 +14,7 @@
 source "$(dirname "$0")/lib.sh"
 
 help_only_args "$@"
+step_time
 [ -f "$LINUX_TREE/Kbuild" ] || die "$LINUX_TREE is not a Linux tree (run 'make worktrees')"
 
 targets="net/lib net/forwarding drivers/net"

@@ -37,6 +37,7 @@ for arg in "$@"; do
 	*) args+=("$arg") ;;
 	esac
 done
+step_time
 # Every argument is checked before anything is installed or downloaded.
 trees_from_args source "${args[@]}"
 which=("${TREES[@]}")

@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 PACKAGES=(
 	build-essential git ca-certificates xz-utils python3 python3-venv pkg-config
 	ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
-	flex bison bc libelf-dev libssl-dev cpio
+	flex bison bc libelf-dev libssl-dev cpio lz4
 	busybox-static iproute2 ethtool pciutils
 	seabios qemu-system-data ccache
 	device-tree-compiler
@@ -37,6 +37,7 @@ for arg in "$@"; do
 	esac
 done
 
+step_time
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || die "cannot tell the Debian codename from /etc/os-release"
 

@@ -31,6 +31,9 @@ export CCACHE_NOHASHDIR=1
 BASE_IDENT=(-c user.name="pci-ice-mp base" -c user.email="base@pci-ice-mp.invalid")
 
 log() { printf '==> %s\n' "$*" >&2; }
+# step_time: the script says at its end how long it took, as one line
+# "==> step NAME: N s (status S)" (make check's output is the build-step table).
+step_time() { trap 'log "step ${0##*/}: $SECONDS s (status $?)"' EXIT; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -1,9 +1,12 @@
 # pci-ice-mp: QEMU device + Linux ice multi-port driver, built and tested together.
 #
 #   make run      build everything from nothing and boot the demo guest
-#   make check    build everything and run the full test suite
+#   make check    build and run the test suite's fast tier (what CI runs)
+#   make check-full  build and run everything: the long matrix (KASAN, the
+#                 kernel's selftests), the ASan qtest, every mutant
 #   make check-mutants  prove the suite fails on each deliberately broken
-#                 device/driver of tests/mutants/ (names the check that caught it)
+#                 device/driver of tests/mutants/, through the check its header
+#                 names (MUTANT_ARGS="--all" for every one)
 #   make check-bases  which upstream bases the series applies to, builds on and
 #                 passes phases 1-2 on (not in CI; BASES_ARGS="--smoke --write-docs")
 #   make submission  write the series to send upstream into build/submission/ (never sends)
@@ -17,24 +20,27 @@ SHELL := /bin/bash
 S := scripts
 export QEMU_SRC LINUX_SRC KASAN FORCE QEMU_SERIES LINUX_SERIES QEMU_DEB_VERSION LINUX_DEB_VERSION
 
-.PHONY: run check check-mutants build deps fetch worktrees qemu qemu-asan linux linux-kasan initramfs selftests export check-export submission check-bases bench clean help
+.PHONY: run check check-full check-mutants build deps fetch worktrees qemu qemu-asan linux linux-kasan initramfs selftests export check-export submission check-bases bench clean help
 
 run: build
 	$(S)/run-qemu.sh $(RUN_ARGS)
 
-# The test selection is validated in seconds, before anything is built.
-# The KASAN kernel is built only when the selection boots it, the ASan QEMU
-# only when it runs the host checks (the qtest runs on both QEMU builds).
+# The test selection is validated in seconds, before anything is built; one
+# make run then builds what the selection needs (the KASAN kernel, the ASan
+# QEMU and the selftests only when it runs them), fetching the bases once.
 check:
 	$(S)/run-tests.sh --check-args $(TEST_ARGS)
-	$(MAKE) build
-	if $(S)/run-tests.sh --needs-kasan $(TEST_ARGS); then $(MAKE) linux-kasan; fi
-	if $(S)/run-tests.sh --needs-asan $(TEST_ARGS); then $(MAKE) qemu-asan; fi
+	$(MAKE) $$($(S)/run-tests.sh --build-targets $(TEST_ARGS))
 	$(S)/run-tests.sh $(TEST_ARGS)
+
+# The full tier: the long matrix (KASAN, the kernel's selftests), the ASan
+# qtest and every mutant.
+check-full:
+	$(MAKE) check TEST_ARGS="--full $(TEST_ARGS)"
 
 check-mutants:
 	$(S)/check-mutants.sh --check-args $(MUTANT_ARGS)
-	$(MAKE) build
+	$(MAKE) qemu linux initramfs
 	$(S)/check-mutants.sh $(MUTANT_ARGS)
 
 build: qemu linux initramfs selftests

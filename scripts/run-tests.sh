@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
 # Usage: scripts/run-tests.sh [--host-only | --guest-only] [--config NAME]...
 #                             [--phase N]... [--full] [--shard K/N] [--jobs N]
-#                             [--list [--json]] [--check-args]
+#                             [--list [--json]] [--check-args] [--build-targets]
 #                             [--mutants | --no-mutants]
 #
 # Runs the test suite against what `make build` produced and prints one TAP
 # line per check, then `N passed, N failed`; exits non-zero on any failure.
 # The verdict is a function of the recorded results only: a crash of the
 # runner, a timeout, a guest that died, a phase that ran fewer or more checks
-# than it planned, or no result at all is a recorded failure with a reason.
+# than it planned, a failed check marked skipped, or no result at all is a
+# recorded failure with a reason; every skip is listed with its reason.
+#
+# Two tiers (docs/testing.md has what each runs and its measured time):
+# - the default (make check): host checks, the qtest, KUnit, the default
+#   matrix through the datapath phase, and a share of the mutants (those
+#   changed by the last commits, and a rotation);
+# - --full (make check-full): also the long matrix (the KASAN kernel, the
+#   kernel's own selftests, the large layouts), the qtest on the ASan build of
+#   QEMU, and every mutant.
 #
 # Host checks: the exported series equal the work trees and the work trees
 # have no uncommitted changes (so what was tested is the patch files),
 # checkpatch on every patch of both series (--strict for Linux), the register
 # contract agrees in the spec and both headers, our own Python and shell
 # files pass pylint -E and shellcheck -S error (a call of a method that does
-# not exist, a syntax error: code no test runs, like make bench), the pci-ice-mp qtest (its plan
-# and every case), on the normal and on the ASan build of QEMU (a leak or a
-# memory error fails the case). Guest checks (tests/host/phases.py): a guest per
+# not exist, a syntax error: code no test runs, like make bench), every
+# mutant has a complete header and applies, the pci-ice-mp qtest (its plan
+# and every case) with glibc's heap checks and freed memory poisoned, and
+# under --full also on the ASan build of QEMU (a leak or a memory error fails
+# the case). Guest checks (tests/host/phases.py): a guest per
 # configuration of the matrix; per console window (boot, KUnit, each phase,
 # drain) a "no kernel reports" check; KUnit from boot; phases 1 probe,
-# 2 events, 3 SR-IOV, 4 reset, 5 cycles; at the end, no QEMU left running.
-# Then the mutants (scripts/check-mutants.sh): each deliberate fault of
-# tests/mutants/ must turn the suite red.
+# 2 events, 3 SR-IOV, 4 reset, 5 cycles, 6 datapath; at the end, no QEMU left
+# running. Then the mutants (scripts/check-mutants.sh): each deliberate fault
+# of tests/mutants/ must turn the suite red through the check it names.
 #
 #   --host-only, --guest-only   one half only
 #   --config NAME, --phase N    a part of the matrix (repeatable; see --list)
-#   --full                      add the long matrix (or ICEMP_FULL=1)
+#   --full                      the full tier (or ICEMP_FULL=1)
 #   --shard K/N                 the K-th of N shares of the configurations
 #                               (host checks run in shard 1 only)
 #   --jobs N                    guests side by side (default ICEMP_JOBS, else
@@ -34,21 +45,20 @@
 #   --list [--json]             print the selected configurations and exit
 #   --check-args                validate the arguments and exit (make check
 #                               runs this before it builds anything)
-#   --needs-kasan               exit 0 when the selection boots the KASAN
-#                               kernel (make check then builds it), else 1
-#   --needs-asan                exit 0 when the selection runs the host checks,
-#                               whose qtest also runs on the ASan build of
-#                               QEMU (make check then builds it), else 1
+#   --build-targets             print the make targets the selection needs
+#                               (qemu linux initramfs, and selftests,
+#                               linux-kasan, qemu-asan when it runs them)
 #   --mutants, --no-mutants     run the mutants or not (default: with the
-#                               whole default matrix only, not with a part
-#                               picked by --config/--phase/--shard/--host-only)
+#                               whole matrix only, not with a part picked by
+#                               --config/--phase/--shard/--host-only); the
+#                               share, or every mutant with --full
 #
 # Timeouts are deadlines in seconds times ICEMP_TIMEOUT_SCALE (default 1; 4
 # with KASAN=1). Results: build/results/results.json and results.junit.xml;
 # console and agent logs of failed guests: build/results/<config>.*.log.
 source "$(dirname "$0")/lib.sh"
 
-host=1 guest=1 list=0 check_only=0 needs_kasan=0 needs_asan=0 mutants=auto shard="" phase_args=() list_args=()
+host=1 guest=1 list=0 check_only=0 build_targets=0 full=${ICEMP_FULL:-0} mutants=auto shard="" phase_args=() list_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) guest=0 ;;
@@ -56,12 +66,11 @@ while [ $# -gt 0 ]; do
 	--config | --phase) need_value "$@"; phase_args+=("$1" "$2"); shift ;;
 	--shard) need_value "$@"; shard=$2; phase_args+=("$1" "$2"); shift ;;
 	--jobs) need_value "$@"; check_uint --jobs "$2" 1 16; export ICEMP_JOBS=$2; shift ;;
-	--full) phase_args+=(--full) ;;
+	--full) full=1 ;;
 	--list) list=1 ;;
 	--json) list_args+=(--json) ;;
 	--check-args) check_only=1 ;;
-	--needs-kasan) needs_kasan=1 ;;
-	--needs-asan) needs_asan=1 ;;
+	--build-targets) build_targets=1 ;;
 	--mutants) mutants=1 ;;
 	--no-mutants) mutants=0 ;;
 	-h | --help) usage_from_header "$0"; exit 0 ;;
@@ -70,6 +79,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$host" = 1 ] || [ "$guest" = 1 ] || die "--host-only and --guest-only together would run nothing"
+[ "$full" = 1 ] && phase_args+=(--full)
 [ ${#list_args[@]} = 0 ] || [ "$list" = 1 ] || die "--json goes with --list"
 if [ "$guest" = 0 ] && [ ${#phase_args[@]} -gt 0 ]; then
 	die "--host-only runs no configuration: --config/--phase/--full/--shard do not apply"
@@ -81,21 +91,27 @@ if [ "$list" = 1 ]; then
 fi
 phases --validate "${phase_args[@]}" || die "bad test selection (see above)"
 guest_jobs >/dev/null
-if [ "$needs_kasan" = 1 ]; then
-	# For make check: does the selection boot the KASAN kernel (beside the default one)?
-	[ "$guest" = 1 ] && [ "$KASAN" = 0 ] && phases --needs-kasan "${phase_args[@]}"
-	exit
-fi
-if [ "$needs_asan" = 1 ]; then
-	# For make check: host checks run in the first shard only.
-	case "$shard" in "" | 1/*) [ "$host" = 1 ] ;; *) false ;; esac
+# The ASan qtest is of the full tier, and host checks run in the first shard only.
+asan=0
+case "$shard" in "" | 1/*) [ "$host" = 0 ] || asan=$full ;; esac
+if [ "$build_targets" = 1 ]; then
+	# For make check: one make run builds all the selection needs (one fetch).
+	targets=(qemu linux initramfs)
+	if [ "$guest" = 1 ]; then
+		[ "$KASAN" = 1 ] || ! phases --needs-kasan "${phase_args[@]}" || targets+=(linux-kasan)
+		! phases --needs-phase 7 "${phase_args[@]}" || targets+=(selftests)
+	fi
+	[ "$asan" = 0 ] || targets+=(qemu-asan)
+	echo "${targets[*]}"
 	exit
 fi
 if [ "$mutants" = auto ]; then
 	mutants=0
 	[ "$host" = 1 ] && [ "$guest" = 1 ] && [ ${#phase_args[@]} = 0 ] && mutants=1
 fi
-[ "$mutants" = 0 ] || "$TOP/scripts/check-mutants.sh" --check-args || die "bad mutant files (see above)"
+mutant_args=()
+[ "$full" = 0 ] || mutant_args=(--all)
+[ "$mutants" = 0 ] || "$TOP/scripts/check-mutants.sh" --check-args "${mutant_args[@]}" || die "bad mutant files (see above)"
 [ "$check_only" = 1 ] && exit 0
 # Host checks run once: in the first shard.
 case "$shard" in "" | 1/*) ;; *) host=0 ;; esac
@@ -145,6 +161,14 @@ check_checkpatch() { # name tree patch-dir options...
 	done
 }
 
+# malloc_debug_lib: glibc's malloc debugging library (glibc.malloc.check needs it).
+malloc_debug_lib() {
+	local lib
+	lib=$(gcc -print-file-name=libc_malloc_debug.so.0)
+	[ -f "$lib" ] || die "libc_malloc_debug.so.0 not found (glibc >= 2.34 ships it)"
+	echo "$lib"
+}
+
 # check_qtest GROUP BUILD_DIR: the pci-ice-mp qtest of that build, one result
 # per case. Under ASan (group qtest-asan) a leak or a memory error makes QEMU
 # exit non-zero, which libqtest turns into a failed case.
@@ -155,7 +179,11 @@ check_qtest() {
 		return
 	fi
 	status=0
-	out=$(cd "$build" && QTEST_QEMU_BINARY=./qemu-system-x86_64 ASAN_OPTIONS=detect_leaks=1 \
+	# Without ASan, glibc's own heap checks (a double free, a corrupted chunk)
+	# abort QEMU, and freed memory is poisoned so that a use after free reads garbage.
+	local heap=()
+	[ "$group" = qtest-asan ] || heap=(LD_PRELOAD="$(malloc_debug_lib)" GLIBC_TUNABLES=glibc.malloc.check=3:glibc.malloc.perturb=165)
+	out=$(cd "$build" && env QTEST_QEMU_BINARY=./qemu-system-x86_64 ASAN_OPTIONS=detect_leaks=1 "${heap[@]}" \
 		timeout $((600 * ${ICEMP_TIMEOUT_SCALE:-1})) "$bin" --tap -k 2>&1) || status=$?
 	while IFS= read -r line; do
 		case "$line" in
@@ -215,13 +243,18 @@ if [ "$host" = 1 ]; then
 	else
 		record contract "spec, QEMU header and Linux header agree" fail --why "$out"
 	fi
+	if out=$(/usr/bin/python3 "$TOP/tests/host/mutants.py" check 2>&1); then
+		record mutants "every mutant's header names what it breaks, its tree, its run and the check that must catch it" pass
+	else
+		record mutants "every mutant's header names what it breaks, its tree, its run and the check that must catch it" fail --why "$out"
+	fi
 	if out=$("$TOP/scripts/check-mutants.sh" --check-apply 2>&1); then
 		record mutants "every mutant of tests/mutants/ applies to its series" pass
 	else
 		record mutants "every mutant of tests/mutants/ applies to its series" fail --why "$(grep -v '^ok ' <<<"$out")"
 	fi
 	check_qtest qtest "$QEMU_BUILD"
-	check_qtest qtest-asan "$QEMU_ASAN_BUILD"
+	[ "$asan" = 0 ] || check_qtest qtest-asan "$QEMU_ASAN_BUILD"
 fi
 if [ "$guest" = 1 ]; then
 	if ! out=$(refresh_initramfs 2>&1); then
@@ -235,7 +268,7 @@ if [ "$guest" = 1 ]; then
 fi
 if [ "$mutants" = 1 ]; then
 	status=0
-	"$TOP/scripts/check-mutants.sh" || status=$?
+	"$TOP/scripts/check-mutants.sh" "${mutant_args[@]}" || status=$?
 	[ "$status" = 0 ] || record mutants "check-mutants.sh completed" fail --why "exit status $status (see above)"
 fi
 /usr/bin/python3 "$TOP/tests/host/results.py" summary "$BUILD/results/results.json"

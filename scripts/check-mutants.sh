@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
-# Usage: scripts/check-mutants.sh [--mutant NAME]... [--list] [--check-args] [--check-apply]
+# Usage: scripts/check-mutants.sh [--all | --mutant NAME...] [--since REV] [--per-run K]
+#                                 [--list] [--check-args] [--check-apply]
 #
-# Proves that the test suite can fail: every mutant in tests/mutants/ is a
-# small, deliberate fault in the device (QEMU) or the driver (Linux). Each one
-# is applied to a copy of the work trees, built, and the guest checks its
-# header names are run against it; the suite must FAIL, and the checks that
-# failed are named ("killed by ..."). A mutant the suite passes has survived:
-# that is a failure of the suite. A mutant that no longer applies or builds is
-# a failure too (it proves nothing). Before the mutants, the same selections
-# run on the unmutated copies and must pass: a red baseline would "kill"
-# every mutant.
+# Proves that the test suite can fail, and fails where it says it does: every
+# mutant in tests/mutants/ is a small, deliberate fault in the device (QEMU) or
+# the driver (Linux). Each one is built, the guest selection its header names
+# runs against it, and the suite must FAIL through the check its header names
+# (Caught-by:). A mutant the suite passes has survived; a mutant that turned
+# the suite red only through other checks (a runner error, a timeout, an
+# unrelated check) was "killed by the wrong check": both fail the run, and so
+# does a mutant that no longer applies or builds. Before the mutants, the same
+# selections run unmutated and must pass: a red baseline would "kill" every
+# mutant.
+#
+# Which mutants run (tests/host/mutants.py select; each is printed with why):
+# by default those changed since REV (the last 5 commits and uncommitted
+# changes: the mutant itself, a file of the tree it changes, or a guest test
+# file of its phases) plus a rotation of K (default 3) chosen from the commit
+# count, so every mutant runs within a few landings: that is `make check`.
+# --all runs every mutant: `make check-full`.
 #
 # A mutant file is a git diff against the series with a header:
 #   Mutant: <what is broken>
 #   Tree: qemu | linux
 #   Run: <tests/host/phases.py selection, e.g. --config p4-vf8-dev2 --phase 2>
+#   Caught-by: <suite>: <test>   (fnmatch pattern of the failed check; repeatable)
 #
-# The copies are shared clones under build/mutant/ (the work trees are never
-# touched); their build folders sit beside them like build/qemu-build and
-# build/linux-build do, so ccache serves the unchanged files. One TAP line per
-# mutant; with ICEMP_RESULTS set (make check), results join that run.
+# Builds are incremental, never from nothing: each tree's build folder is
+# copied into two slots, build/mutant/s0 and s1 (rsync; put back the same way
+# before a slot's next mutant), and a mutant is built in a slot in a private
+# mount namespace in which the mutated files are bound over the work tree's and
+# the slot's copy over the build folder: the paths the build recorded stay the
+# same, so only the mutated files are compiled and linked. A mutant builds in
+# one slot while the previous mutant's guest runs on the other. The mutants a
+# run does not build are compiled (their objects only). The work trees and
+# build folders are never written. One TAP line per mutant; with ICEMP_RESULTS
+# set (make check), results join that run.
 #
+#   --all           every mutant (make check-full)
 #   --mutant NAME   only this mutant (file name without .patch; repeatable)
-#   --list          list the mutants and exit
+#   --since REV     changes since REV select mutants (default HEAD~5)
+#   --per-run K     mutants of the rotation per run (default 3)
+#   --list          list the mutants with their Caught-by checks and exit
 #   --check-args    validate the arguments and mutant headers, then exit
 #   --check-apply   check that every mutant applies to its tree's series
 #                   branch (nothing is written or built), then exit: a stale
@@ -30,10 +49,13 @@
 source "$(dirname "$0")/lib.sh"
 
 MUTANTS=$TOP/tests/mutants
-only=() list=0 check_only=0 apply_only=0
+only=() list=0 check_only=0 apply_only=0 select_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--mutant) need_value "$@"; [ -f "$MUTANTS/$2.patch" ] || die "no mutant '$2' (see --list)"; only+=("$2"); shift ;;
+	--all) select_args+=(--all) ;;
+	--mutant) need_value "$@"; [ -f "$MUTANTS/$2.patch" ] || die "no mutant '$2' (see --list)"; only+=("$2"); select_args+=(--mutant "$2"); shift ;;
+	--since) need_value "$@"; git -C "$TOP" rev-parse -q --verify "$2^{commit}" >/dev/null || die "--since: '$2' is no commit"; select_args+=(--since "$2"); shift ;;
+	--per-run) need_value "$@"; need_uint "$1" "$2" 1 99; select_args+=(--per-run "$2"); shift ;;
 	--list) list=1 ;;
 	--check-args) check_only=1 ;;
 	--check-apply) apply_only=1 ;;
@@ -42,24 +64,24 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[[ " ${select_args[*]} " != *" --all "* ]] || [ ${#only[@]} = 0 ] || die "--all and --mutant exclude each other"
+mutants_py() { /usr/bin/python3 "$TOP/tests/host/mutants.py" "$@"; }
 
 header() { sed -n "s/^$2: //p;/^diff --git/q" "$1" | head -n 1; }
+bad=$(mutants_py check) || die "mutant headers:"$'\n'"$bad"
 names=()
 for f in "$MUTANTS"/*.patch; do
 	name=$(basename "$f" .patch)
 	[ ${#only[@]} = 0 ] || [[ " ${only[*]} " == *" $name "* ]] || continue
-	case "$(header "$f" Tree)" in qemu | linux) ;; *) die "$f: 'Tree:' must be qemu or linux" ;; esac
-	[ -n "$(header "$f" Mutant)" ] || die "$f: no 'Mutant:' line"
-	run=$(header "$f" Run)
-	[ -n "$run" ] || die "$f: no 'Run:' line"
-	# shellcheck disable=SC2086
-	/usr/bin/python3 "$TOP/tests/host/phases.py" --validate $run || die "$f: bad 'Run:' selection"
+	# shellcheck disable=SC2046
+	/usr/bin/python3 "$TOP/tests/host/phases.py" --validate $(header "$f" Run) || die "$f: bad 'Run:' selection"
 	names+=("$name")
 done
 [ ${#names[@]} -gt 0 ] || die "no mutants in $MUTANTS"
 if [ "$list" = 1 ]; then
 	for name in "${names[@]}"; do
 		printf '%-36s %-5s %s\n' "$name" "$(header "$MUTANTS/$name.patch" Tree)" "$(header "$MUTANTS/$name.patch" Mutant)"
+		sed -n 's/^Caught-by: /     caught by: /p;/^diff --git/q' "$MUTANTS/$name.patch"
 	done
 	exit 0
 fi
@@ -107,70 +129,132 @@ if [ -z "${ICEMP_RESULTS:-}" ]; then
 fi
 record() { /usr/bin/python3 "$TOP/tests/host/results.py" record "$@"; }
 
-# copy_reset NAME SOURCE: build/mutant/NAME = a shared clone of SOURCE's series branch, pristine.
-copy_reset() {
-	local name=$1 src=$2 rev
-	rev=$(git -C "$src" rev-parse "refs/heads/$SERIES_BRANCH")
-	# A copy made from another base (the base was re-resolved) is made again:
-	# its tag `base` is what the builds key their folders on.
-	if [ -d "$M/$name/.git" ] && [ "$(git -C "$M/$name" rev-parse -q --verify refs/tags/base || true)" != \
-		"$(git -C "$src" rev-parse -q --verify refs/tags/base || true)" ]; then
-		log "mutants: $src has another base than its copy $M/$name: copying it again"
-		rm -rf "$M/$name"
-	fi
-	if [ ! -d "$M/$name/.git" ]; then
-		log "mutants: cloning $src into $M/$name"
-		rm -rf "$M/$name"
-		git clone -q --shared --no-checkout "$src" "$M/$name"
-	fi
-	git -C "$M/$name" checkout -q -f --detach "$rev"
-	git -C "$M/$name" clean -qfd
-	# The base tarball holds files the tree's .gitignore hides from the base
-	# commit (QEMU's subprojects/): bring them along as they are.
-	git -C "$src" ls-files -z --others --ignored --exclude-standard |
-		tar -C "$src" --null -T - -cf - | tar -C "$M/$name" -xf -
+# The mutants of this run, and why each (printed, and kept in the results).
+selection=$(mutants_py select "${select_args[@]}") || die "selecting the mutants failed"
+picked=()
+while IFS= read -r line; do
+	[ -n "$line" ] && picked+=("${line%%: *}")
+done <<<"$selection"
+printf '# mutants of this run (%d of %d):\n' ${#picked[@]} ${#names[@]}
+sed 's/^/#   /' <<<"$selection"
+if [ ${#picked[@]} = 0 ]; then
+	record mutants "mutants selected: none of ${#names[@]}" pass
+	exit 0
+fi
+
+# build_dir qemu|linux: that tree's build folder
+build_dir() { if [ "$1" = qemu ]; then echo "$QEMU_BUILD"; else echo "$LINUX_BUILD"; fi; }
+for tree in qemu linux; do
+	[ -d "$(build_dir $tree)" ] || die "$(build_dir $tree) missing: run 'make build' first"
+done
+
+# Two slots, build/mutant/s0 and s1, each a BUILD_DIR for phases.py with a
+# copy of both build folders and the initramfs: a mutant builds in one slot
+# while the previous mutant's guest runs on the other (a TCG guest keeps one
+# core busy, the build takes the other).
+slot_dir() { echo "$M/s$1"; }
+
+# restore SLOT TREE: the slot's copy of TREE's build folder equals the build
+# folder again (rsync copies only what differs: the first time everything,
+# then what a mutant rebuilt).
+restore() {
+	rsync -a --delete "$(build_dir "$2")/" "$(slot_dir "$1")/$2-build/"
 }
 
-# build_copy NAME: the build-*.sh of that tree, on the copy (output kept in the log).
-build_copy() {
-	local out=$M/build-$1.log
-	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 "$TOP/scripts/build-$1.sh" >"$out" 2>&1
+# build_mutant SLOT TREE DIR [ARGS]: builds the slot's copy of TREE's build
+# folder (the tree's build script with ARGS) with the files under DIR bound
+# over the work tree, in a mount namespace of its own, so the build sees the
+# paths it recorded. The log: build/mutant/sSLOT/build-TREE.log.
+build_mutant() {
+	local slot=$1 tree=$2 dir=$3 ns=(unshare --mount --propagation private) as=()
+	shift 3
+	[ "$(id -u)" = 0 ] || ns+=(--map-root-user)
+	# The kernel's copy keeps its configuration (configuring again costs ~10 s).
+	[ "$tree" = qemu ] || as=(--as-configured)
+	"${ns[@]}" /bin/bash -euo pipefail -c '
+		src=$1 build=$2 copy=$3 dir=$4
+		shift 4
+		(cd "$dir" && find . -type f -printf "%P\n") | while IFS= read -r f; do
+			mount --bind "$dir/$f" "$src/$f"
+		done
+		mount --bind "$copy" "$build"
+		KASAN=0 "$@"' _ "$(tree_dir "$tree")" "$(build_dir "$tree")" "$(slot_dir "$slot")/$tree-build" "$dir" \
+		"$TOP/scripts/build-$tree.sh" "${as[@]}" "$@" >"$(slot_dir "$slot")/build-$tree.log" 2>&1
 }
 
-# run_selection RUN JSONL [LOGDIR]: phases.py on the copies (console and agent
-# logs in LOGDIR, default build/mutant/results); the failed checks, or nothing.
+# mutate NAME TREE: the files NAME changes, mutated, under build/mutant/NAME.src
+# (made from the series branch through a throw-away index, as --check-apply checks).
+mutate() {
+	local name=$1 src dir=$M/$1.src index status=0
+	src=$(tree_dir "$2")
+	rm -rf "$dir"
+	index=$(mktemp)
+	mapfile -t files < <(mutants_py files "$name")
+	GIT_INDEX_FILE=$index git -C "$src" read-tree "refs/heads/$SERIES_BRANCH" &&
+		GIT_INDEX_FILE=$index git -C "$src" apply --cached "$MUTANTS/$name.patch" &&
+		GIT_INDEX_FILE=$index git -C "$src" checkout-index --prefix="$dir/" -- "${files[@]}" || status=1
+	rm -f "$index"
+	return $status
+}
+
+# run_selection SLOT RUN JSONL [LOGDIR]: phases.py on the slot's builds (console
+# and agent logs in LOGDIR, default the slot's results/); the failed checks, or nothing.
 run_selection() {
 	local status=0
-	rm -f "$2"
+	rm -f "$3"
 	# shellcheck disable=SC2086
-	BUILD_DIR=$M QEMU_SRC="" LINUX_SRC="" KASAN=0 ICEMP_RESULTS=$2 ICEMP_OUT=${3:-} \
-		/usr/bin/python3 "$TOP/tests/host/phases.py" --fail-fast $1 >"$2.log" 2>&1 || status=$?
+	BUILD_DIR=$(slot_dir "$1") QEMU_SRC=$QEMU_TREE LINUX_SRC=$LINUX_TREE KASAN=0 ICEMP_RESULTS=$3 ICEMP_OUT=${4:-} \
+		/usr/bin/python3 "$TOP/tests/host/phases.py" --fail-fast $2 >"$3.log" 2>&1 || status=$?
 	[ "$status" = 0 ] || echo "runner: tests/host/phases.py exited with status $status"
-	/usr/bin/python3 "$TOP/tests/host/results.py" failed "$2"
+	/usr/bin/python3 "$TOP/tests/host/results.py" failed "$3"
+}
+
+# compile_check NAME: the mutant still compiles (its files' objects only, no
+# link), for the mutants this run does not build.
+compile_check() {
+	local name=$1 tree out
+	tree=$(header "$MUTANTS/$name.patch" Tree)
+	mapfile -t files < <(mutants_py files "$name")
+	if ! out=$(mutate "$name" "$tree" 2>&1); then
+		record mutants "$name: applies" fail --why "$out"
+	elif build_mutant 0 "$tree" "$M/$name.src" --objects "${files[@]}"; then
+		record mutants "$name: compiles (${files[*]})" pass
+	else
+		record mutants "$name: compiles (${files[*]})" fail --why "$(tail -20 "$(slot_dir 0)/build-$tree.log")"
+	fi
+	restore 0 "$tree"
 }
 
 start=$SECONDS
-copy_reset qemu "$QEMU_TREE"
-copy_reset linux "$LINUX_TREE"
+mkdir -p "$(slot_dir 0)" "$(slot_dir 1)"
 # The guest test files as they are now (never a copy of an older initramfs).
-BUILD_DIR=$M "$TOP/scripts/build-initramfs.sh" >"$M/build-initramfs.log" 2>&1 ||
+BUILD_DIR=$(slot_dir 0) LINUX_SRC=$LINUX_TREE "$TOP/scripts/build-initramfs.sh" >"$M/build-initramfs.log" 2>&1 ||
 	{ record mutants "initramfs builds" fail --why "$(tail -20 "$M/build-initramfs.log")"; exit 1; }
-for tree in qemu linux; do
-	build_copy "$tree" || { record mutants "unmutated $tree copy builds" fail --why "$(tail -20 "$M/build-$tree.log")"; exit 1; }
+cp "$(slot_dir 0)/initramfs.cpio.gz" "$(slot_dir 1)/"
+for slot in 0 1; do
+	for tree in qemu linux; do
+		restore "$slot" "$tree" || { record mutants "copy of the $tree build folder" fail; exit 1; }
+	done
 done
+log "mutants: build folders copied in $((SECONDS - start)) s"
+t0=$SECONDS
+for name in "${names[@]}"; do
+	[[ " ${picked[*]} " == *" $name "* ]] || compile_check "$name"
+done
+log "mutants: compile checks of the $((${#names[@]} - ${#picked[@]})) mutants not run: $((SECONDS - t0)) s"
 
-# The baseline: every selection the mutants use, unmutated, must be green.
-# The selections run side by side, as many as phases.py runs configurations
-# at a time (ICEMP_JOBS, else up to 2: a TCG guest keeps one core busy), each
-# with its own log folder.
+# The baseline: every selection the chosen mutants use, unmutated, must be
+# green. The selections run side by side, as many as phases.py runs
+# configurations at a time (ICEMP_JOBS, else up to 2: a TCG guest keeps one
+# core busy), each with its own log folder, on slot 0 (the slots are unmutated).
 declare -A selections=()
-for name in "${names[@]}"; do selections["$(header "$MUTANTS/$name.patch" Run)"]=1; done
+for name in "${picked[@]}"; do selections["$(header "$MUTANTS/$name.patch" Run)"]=1; done
 jobs=$(guest_jobs)
 runs=("${!selections[@]}")
 t0=$SECONDS
 for k in "${!runs[@]}"; do
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
-	run_selection "${runs[$k]}" "$M/baseline-$k.jsonl" "$M/baseline-$k" >"$M/baseline-$k.failed" &
+	run_selection 0 "${runs[$k]}" "$M/baseline-$k.jsonl" "$M/baseline-$k" >"$M/baseline-$k.failed" &
 done
 wait || true
 red=0
@@ -189,51 +273,62 @@ done
 log "mutants: baseline of ${#runs[@]} selections, $jobs at a time: $((SECONDS - t0)) s"
 [ "$red" = 0 ] || exit 1
 
-# Mutants of one tree run one after the other (QEMU first): a mutant's own
-# tree is put back before the next one is applied, and rebuilt unmutated only
-# when the next mutant is of the other tree (otherwise the next mutant's build
-# recompiles the files put back along with its own).
-ordered=()
-for tree in qemu linux; do
-	for name in "${names[@]}"; do
-		if [ "$(header "$MUTANTS/$name.patch" Tree)" = "$tree" ]; then ordered+=("$name"); fi
-	done
-done
-dirty=""
-for name in "${ordered[@]}"; do
+# verdict NAME: the result of NAME's run (its failed checks in NAME.failed).
+verdict() {
+	local name=$1 f=$MUTANTS/$1.patch failed what out
+	failed=$(cat "$M/$name.failed")
+	what="$name killed by its named check ($(header "$f" Mutant))"
+	if [ -z "$failed" ]; then
+		record mutants "$what" fail --duration "${took[$name]}" \
+			--why "SURVIVED: '$(header "$f" Run)' passed with this fault in $(header "$f" Tree)"
+	elif out=$(mutants_py verdict "$name" <<<"$failed"); then
+		record mutants "$what" pass --duration "${took[$name]}" --why "$out"
+		printf '#   %s (build %d s, run %d s)\n' "$out" "${built[$name]}" "${took[$name]}"
+	else
+		record mutants "$what" fail --duration "${took[$name]}" --why "$out"
+	fi
+}
+
+# The mutants, each built while the previous one's guest runs: mutant k
+# builds in slot k % 2 (put back first from what mutant k - 2 rebuilt there),
+# then waits for mutant k - 1's run before its own starts.
+declare -A built=() took=()
+dirty=("" "") running="" pid=""
+k=0
+for name in "${picked[@]}"; do
 	f=$MUTANTS/$name.patch
 	tree=$(header "$f" Tree)
-	run=$(header "$f" Run)
+	slot=$((k % 2))
+	k=$((k + 1))
 	t0=$SECONDS
-	if [ -n "$dirty" ]; then
-		copy_reset "$dirty" "$(tree_dir "$dirty")"
-		if [ "$dirty" != "$tree" ]; then
-			build_copy "$dirty" || { record mutants "$name: unmutated $dirty copy rebuilds" fail --why "$(tail -20 "$M/build-$dirty.log")"; exit 1; }
-		fi
-	fi
-	dirty=$tree
-	if ! out=$(git -C "$M/$tree" apply "$f" 2>&1); then
+	[ -z "${dirty[$slot]}" ] || restore "$slot" "${dirty[$slot]}"
+	dirty[slot]=$tree
+	ok=1
+	if ! out=$(mutate "$name" "$tree" 2>&1); then
 		record mutants "$name: applies" fail --why "$out"
-		continue
+		ok=0
+	elif ! build_mutant "$slot" "$tree" "$M/$name.src"; then
+		record mutants "$name: builds" fail --why "$(tail -20 "$(slot_dir "$slot")/build-$tree.log")"
+		ok=0
 	fi
-	if ! build_copy "$tree"; then
-		record mutants "$name: builds" fail --why "$(tail -20 "$M/build-$tree.log")"
-		continue
+	built[$name]=$((SECONDS - t0))
+	if [ -n "$running" ]; then
+		wait "$pid" || true
+		took[$running]=$((SECONDS - run_start))
+		verdict "$running"
+		running=""
 	fi
-	built=$((SECONDS - t0))
-	failed=$(run_selection "$run" "$M/$name.jsonl")
-	if [ -n "$failed" ]; then
-		record mutants "$name killed ($(header "$f" Mutant))" pass --duration $((SECONDS - t0)) \
-			--why "caught by: $(head -n 3 <<<"$failed" | paste -sd ';' -)"
-		printf '#   caught by: %s (build %d s, total %d s)\n' "$(head -n 1 <<<"$failed")" "$built" $((SECONDS - t0))
-	else
-		record mutants "$name killed ($(header "$f" Mutant))" fail --duration $((SECONDS - t0)) \
-			--why "SURVIVED: '$run' passed with this fault in $tree"
-	fi
+	[ "$ok" = 1 ] || continue
+	run_start=$SECONDS
+	run_selection "$slot" "$(header "$f" Run)" "$M/$name.jsonl" >"$M/$name.failed" &
+	pid=$! running=$name
 done
-# The copy is left unmutated (its build is not: the next run's first build redoes those files).
-[ -z "$dirty" ] || copy_reset "$dirty" "$(tree_dir "$dirty")"
-log "mutants: $((SECONDS - start)) s for ${#names[@]} mutants"
+if [ -n "$running" ]; then
+	wait "$pid" || true
+	took[$running]=$((SECONDS - run_start))
+	verdict "$running"
+fi
+log "mutants: $((SECONDS - start)) s for ${#picked[@]} of ${#names[@]} mutants"
 if [ "$standalone" = 1 ]; then
 	/usr/bin/python3 "$TOP/tests/host/results.py" summary "$M/mutants.json"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/build-qemu.sh [--asan]
+# Usage: scripts/build-qemu.sh [--asan] [--objects SRC...]
 #
 # Builds qemu-system-x86_64 and the pci-ice-mp qtest from the QEMU work tree
 # (build/qemu, or QEMU_SRC) into build/qemu-build: x86_64-softmmu only, TCG,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/check-mutants.sh [--all | --mutant NAME...] [--since REV] [--per-run K]
+#                                 [--baseline-from RESULTS.jsonl]
 #                                 [--list] [--check-args] [--check-apply]
 #
 # Proves that the test suite can fail, and fails where it says it does: every
@@ -11,7 +12,9 @@
 # unrelated check) was "killed by the wrong check": both fail the run, and so
 # does a mutant that no longer applies or builds. Before the mutants, the same
 # selections run unmutated and must pass: a red baseline would "kill" every
-# mutant.
+# mutant. In make check the matrix that has just passed on the same builds is
+# that baseline for each mutant whose selection is one of its configurations
+# (--baseline-from; tests/host/mutants.py says when it applies).
 #
 # Which mutants run (tests/host/mutants.py select; each is printed with why):
 # by default those changed since REV (the last 5 commits and uncommitted
@@ -27,13 +30,15 @@
 #   Caught-by: <suite>: <test>   (fnmatch pattern of the failed check; repeatable)
 #
 # Builds are incremental, never from nothing: each tree's build folder is
-# copied into two slots, build/mutant/s0 and s1 (rsync; put back the same way
+# copied into slots, build/mutant/s0, s1, ... (rsync; put back the same way
 # before a slot's next mutant), and a mutant is built in a slot in a private
 # mount namespace in which the mutated files are bound over the work tree's and
 # the slot's copy over the build folder: the paths the build recorded stay the
-# same, so only the mutated files are compiled and linked. A mutant builds in
-# one slot while the previous mutant's guest runs on the other. The mutants a
-# run does not build are compiled (their objects only). The work trees and
+# same, so only the mutated files are compiled and linked. The mutants' guests
+# run side by side (ICEMP_JOBS, else up to 2), each on a slot of its own, and
+# the next mutant builds on a free slot (one more than guests) while they run.
+# The mutants a run does not build are compiled (their objects only), beside
+# the last guests. The work trees and
 # build folders are never written. One TAP line per mutant; with ICEMP_RESULTS
 # set (make check), results join that run.
 #
@@ -41,6 +46,9 @@
 #   --mutant NAME   only this mutant (file name without .patch; repeatable)
 #   --since REV     changes since REV select mutants (default HEAD~5)
 #   --per-run K     mutants of the rotation per run (default 3)
+#   --baseline-from RESULTS.jsonl
+#                   the results of a matrix run on the same builds: the
+#                   baseline of a mutant whose selection it ran and passed
 #   --list          list the mutants with their Caught-by checks and exit
 #   --check-args    validate the arguments and mutant headers, then exit
 #   --check-apply   check that every mutant applies to its tree's series
@@ -49,13 +57,14 @@
 source "$(dirname "$0")/lib.sh"
 
 MUTANTS=$TOP/tests/mutants
-only=() list=0 check_only=0 apply_only=0 select_args=()
+only=() list=0 check_only=0 apply_only=0 select_args=() baseline_from=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--all) select_args+=(--all) ;;
 	--mutant) need_value "$@"; [ -f "$MUTANTS/$2.patch" ] || die "no mutant '$2' (see --list)"; only+=("$2"); select_args+=(--mutant "$2"); shift ;;
 	--since) need_value "$@"; git -C "$TOP" rev-parse -q --verify "$2^{commit}" >/dev/null || die "--since: '$2' is no commit"; select_args+=(--since "$2"); shift ;;
 	--per-run) need_value "$@"; need_uint "$1" "$2" 1 99; select_args+=(--per-run "$2"); shift ;;
+	--baseline-from) need_value "$@"; baseline_from=$2; shift ;;
 	--list) list=1 ;;
 	--check-args) check_only=1 ;;
 	--check-apply) apply_only=1 ;;
@@ -148,10 +157,9 @@ for tree in qemu linux; do
 	[ -d "$(build_dir $tree)" ] || die "$(build_dir $tree) missing: run 'make build' first"
 done
 
-# Two slots, build/mutant/s0 and s1, each a BUILD_DIR for phases.py with a
-# copy of both build folders and the initramfs: a mutant builds in one slot
-# while the previous mutant's guest runs on the other (a TCG guest keeps one
-# core busy, the build takes the other).
+# Slots build/mutant/s0, s1, ..., each a BUILD_DIR for phases.py with a copy
+# of both build folders and the initramfs: a mutant builds in a free slot
+# while the guests of the mutants before it run on the others.
 slot_dir() { echo "$M/s$1"; }
 
 # restore SLOT TREE: the slot's copy of TREE's build folder equals the build
@@ -209,47 +217,54 @@ run_selection() {
 	/usr/bin/python3 "$TOP/tests/host/results.py" failed "$3"
 }
 
-# compile_check NAME: the mutant still compiles (its files' objects only, no
-# link), for the mutants this run does not build.
+# compile_check SLOT NAME: the mutant still compiles (its files' objects only,
+# no link) in SLOT, for the mutants this run does not build.
 compile_check() {
-	local name=$1 tree out
+	local slot=$1 name=$2 tree out
 	tree=$(header "$MUTANTS/$name.patch" Tree)
 	mapfile -t files < <(mutants_py files "$name")
 	if ! out=$(mutate "$name" "$tree" 2>&1); then
 		record mutants "$name: applies" fail --why "$out"
-	elif build_mutant 0 "$tree" "$M/$name.src" --objects "${files[@]}"; then
+	elif build_mutant "$slot" "$tree" "$M/$name.src" --objects "${files[@]}"; then
 		record mutants "$name: compiles (${files[*]})" pass
 	else
-		record mutants "$name: compiles (${files[*]})" fail --why "$(tail -20 "$(slot_dir 0)/build-$tree.log")"
+		record mutants "$name: compiles (${files[*]})" fail --why "$(tail -20 "$(slot_dir "$slot")/build-$tree.log")"
 	fi
-	restore 0 "$tree"
+	restore "$slot" "$tree"
 }
 
 start=$SECONDS
-mkdir -p "$(slot_dir 0)" "$(slot_dir 1)"
+jobs=$(guest_jobs)
+slots=$((jobs + 1))
 # The guest test files as they are now (never a copy of an older initramfs).
+mkdir -p "$(slot_dir 0)"
 BUILD_DIR=$(slot_dir 0) LINUX_SRC=$LINUX_TREE "$TOP/scripts/build-initramfs.sh" >"$M/build-initramfs.log" 2>&1 ||
 	{ record mutants "initramfs builds" fail --why "$(tail -20 "$M/build-initramfs.log")"; exit 1; }
-cp "$(slot_dir 0)/initramfs.cpio.gz" "$(slot_dir 1)/"
-for slot in 0 1; do
+for ((slot = 0; slot < slots; slot++)); do
+	mkdir -p "$(slot_dir "$slot")"
+	[ "$slot" = 0 ] || cp "$(slot_dir 0)/initramfs.cpio.gz" "$(slot_dir "$slot")/"
 	for tree in qemu linux; do
 		restore "$slot" "$tree" || { record mutants "copy of the $tree build folder" fail; exit 1; }
 	done
 done
-log "mutants: build folders copied in $((SECONDS - start)) s"
-t0=$SECONDS
-for name in "${names[@]}"; do
-	[[ " ${picked[*]} " == *" $name "* ]] || compile_check "$name"
-done
-log "mutants: compile checks of the $((${#names[@]} - ${#picked[@]})) mutants not run: $((SECONDS - t0)) s"
+log "mutants: build folders copied into $slots slots in $((SECONDS - start)) s"
 
 # The baseline: every selection the chosen mutants use, unmutated, must be
-# green. The selections run side by side, as many as phases.py runs
-# configurations at a time (ICEMP_JOBS, else up to 2: a TCG guest keeps one
-# core busy), each with its own log folder, on slot 0 (the slots are unmutated).
+# green. With --baseline-from (make check), a mutant whose selection is one
+# configuration of the matrix that run just passed takes its baseline from
+# there (tests/host/mutants.py baseline); the other selections run side by
+# side, as many as phases.py runs configurations at a time (ICEMP_JOBS, else
+# up to 2: a TCG guest keeps one core busy), each with its own log folder, on
+# slot 0 (the slots are unmutated).
 declare -A selections=()
-for name in "${picked[@]}"; do selections["$(header "$MUTANTS/$name.patch" Run)"]=1; done
-jobs=$(guest_jobs)
+for name in "${picked[@]}"; do
+	run=$(header "$MUTANTS/$name.patch" Run)
+	if [ -n "$baseline_from" ] && out=$(mutants_py baseline "$baseline_from" "$name"); then
+		record mutants "baseline green: $name (${out#*: })" pass
+	else
+		selections["$run"]=1
+	fi
+done
 runs=("${!selections[@]}")
 t0=$SECONDS
 for k in "${!runs[@]}"; do
@@ -270,7 +285,7 @@ for k in "${!runs[@]}"; do
 		record mutants "baseline green: ${runs[$k]}" pass
 	fi
 done
-log "mutants: baseline of ${#runs[@]} selections, $jobs at a time: $((SECONDS - t0)) s"
+log "mutants: baseline of ${#runs[@]} selections run, $jobs at a time: $((SECONDS - t0)) s"
 [ "$red" = 0 ] || exit 1
 
 # verdict NAME: the result of NAME's run (its failed checks in NAME.failed).
@@ -289,45 +304,56 @@ verdict() {
 	fi
 }
 
-# The mutants, each built while the previous one's guest runs: mutant k
-# builds in slot k % 2 (put back first from what mutant k - 2 rebuilt there),
-# then waits for mutant k - 1's run before its own starts.
-declare -A built=() took=()
-dirty=("" "") running="" pid=""
-k=0
+# The mutants: up to $jobs guests side by side, each on a slot of its own;
+# the next mutant builds on a free slot (put back first from what its last
+# mutant rebuilt there) while they run. The mutants this run does not build
+# are compiled on a free slot after the last build, beside the guests.
+declare -A built=() took=() run_start=()
+slot_pid=() slot_name=() dirty=()
+for ((slot = 0; slot < slots; slot++)); do slot_pid[slot]="" slot_name[slot]="" dirty[slot]=""; done
+running() { local n=0 slot; for ((slot = 0; slot < slots; slot++)); do [ -z "${slot_pid[slot]}" ] || n=$((n + 1)); done; echo "$n"; }
+# reap: waits for one guest run to end and records its verdict.
+reap() {
+	local done_pid="" slot name
+	wait -n -p done_pid || true
+	for ((slot = 0; slot < slots; slot++)); do
+		[ -n "${slot_pid[slot]}" ] && [ "${slot_pid[slot]}" = "$done_pid" ] || continue
+		name=${slot_name[slot]}
+		took[$name]=$((SECONDS - run_start[$name]))
+		verdict "$name"
+		slot_pid[slot]="" slot_name[slot]=""
+	done
+}
+free_slot() { local slot; for ((slot = 0; slot < slots; slot++)); do [ -n "${slot_pid[slot]}" ] || { echo "$slot"; return; }; done; }
 for name in "${picked[@]}"; do
 	f=$MUTANTS/$name.patch
 	tree=$(header "$f" Tree)
-	slot=$((k % 2))
-	k=$((k + 1))
+	while [ "$(running)" -ge "$jobs" ]; do reap; done
+	slot=$(free_slot)
 	t0=$SECONDS
-	[ -z "${dirty[$slot]}" ] || restore "$slot" "${dirty[$slot]}"
+	[ -z "${dirty[slot]}" ] || restore "$slot" "${dirty[slot]}"
 	dirty[slot]=$tree
-	ok=1
 	if ! out=$(mutate "$name" "$tree" 2>&1); then
 		record mutants "$name: applies" fail --why "$out"
-		ok=0
+		continue
 	elif ! build_mutant "$slot" "$tree" "$M/$name.src"; then
 		record mutants "$name: builds" fail --why "$(tail -20 "$(slot_dir "$slot")/build-$tree.log")"
-		ok=0
+		continue
 	fi
 	built[$name]=$((SECONDS - t0))
-	if [ -n "$running" ]; then
-		wait "$pid" || true
-		took[$running]=$((SECONDS - run_start))
-		verdict "$running"
-		running=""
-	fi
-	[ "$ok" = 1 ] || continue
-	run_start=$SECONDS
+	run_start[$name]=$SECONDS
 	run_selection "$slot" "$(header "$f" Run)" "$M/$name.jsonl" >"$M/$name.failed" &
-	pid=$! running=$name
+	slot_pid[slot]=$! slot_name[slot]=$name
 done
-if [ -n "$running" ]; then
-	wait "$pid" || true
-	took[$running]=$((SECONDS - run_start))
-	verdict "$running"
-fi
+t0=$SECONDS
+slot=$(free_slot)
+[ -z "${dirty[slot]}" ] || restore "$slot" "${dirty[slot]}"
+dirty[slot]=""
+for name in "${names[@]}"; do
+	[[ " ${picked[*]} " == *" $name "* ]] || compile_check "$slot" "$name"
+done
+log "mutants: compile checks of the $((${#names[@]} - ${#picked[@]})) mutants not run: $((SECONDS - t0)) s (beside the guests)"
+while [ "$(running)" -gt 0 ]; do reap; done
 log "mutants: $((SECONDS - start)) s for ${#picked[@]} of ${#names[@]} mutants"
 if [ "$standalone" = 1 ]; then
 	/usr/bin/python3 "$TOP/tests/host/results.py" summary "$M/mutants.json"

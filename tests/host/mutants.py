@@ -7,6 +7,8 @@ whether a failed run killed a mutant with the check its header names.
                                            "NAME: why" per mutant to run, in run order
     mutants.py files NAME                  the files of the tree the mutant changes
     mutants.py verdict NAME < FAILED       killed as named / by the wrong check
+    mutants.py baseline RESULTS.jsonl NAME...
+                                           whether this run's matrix is the mutants' baseline
 
 A mutant file starts with its header, then the diff against its tree's series:
 
@@ -28,7 +30,15 @@ whatever their names), or a guest test file of a phase its selection runs --
 and a rotation: the mutants sorted by name fall into SLOTS slots (every
 SLOTS-th one), and the run takes slot (number of commits up to HEAD) mod SLOTS.
 SLOTS is prime, so landings of any size but a multiple of it step through every
-slot: every mutant runs at least once in SLOTS landings."""
+slot: every mutant runs at least once in SLOTS landings.
+
+The baseline (the same selection without the fault must be green, or a red
+run would "kill" every mutant): `make check` has just run the matrix on the
+same builds, so a mutant whose selection is one configuration of that matrix
+takes its baseline from there (`baseline`): the configuration ran every phase
+of the selection, failed nothing, and the checks the header names passed in
+it. Standalone and under --all (make check-full) the selection itself runs
+unmutated first: the exact baseline (a phase alone in a fresh guest)."""
 
 import fnmatch
 import json
@@ -199,6 +209,36 @@ def verdict(name, failed):
                    + " | ".join(patterns))
 
 
+def matching(patterns, row):
+    """Whether a result row's check is one a Caught-by pattern names."""
+    full = f"{row['config']}/{row['suite']}: {row['test']}" if row["config"] else f"{row['suite']}: {row['test']}"
+    bare = f"{row['suite']}: {row['test']}"
+    return any(fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
+
+
+def matrix_baseline(name, rows):
+    """(usable?, why): this run's matrix as the baseline of mutant NAME."""
+    head = load(name)[0]
+    run = head["Run"]
+    configs = re.findall(r"--config (\S+)", run)
+    if len(configs) != 1:
+        return False, f"'{run}' is not one configuration"
+    mine = [row for row in rows if row["config"] == configs[0]]
+    if not mine:
+        return False, f"the matrix did not run {configs[0]}"
+    failed = [row for row in mine if row["result"] == "fail"]
+    if failed:
+        return False, f"{configs[0]} failed {len(failed)} checks in the matrix"
+    suites = {row["suite"] for row in mine}
+    missing = [p for p in re.findall(r"--phase (\d+)", run) if f"phase{p}" not in suites]
+    if missing or "shutdown" not in suites:
+        return False, f"the matrix ran {configs[0]} without " + (f"phase {', '.join(missing)}" if missing else "its shutdown")
+    named = [row for row in mine if matching(head["Caught-by"], row)]
+    if not named:
+        return False, f"no check the header names ran in {configs[0]}"
+    return True, f"{len(named)} named checks passed in the matrix's {configs[0]}"
+
+
 def main(argv):
     if argv[:1] == ["check"]:
         bad = [f"{name}: {why}" for name in names() for why in problems(name)]
@@ -230,6 +270,16 @@ def main(argv):
         right, message = verdict(argv[1], failed)
         print(message)
         return 0 if right else 1
+    if len(argv) >= 3 and argv[0] == "baseline":
+        rows = []
+        with open(argv[1], encoding="utf-8") as src:
+            rows = [json.loads(line) for line in src if line.strip()]
+        usable = True
+        for name in argv[2:]:
+            good, why = matrix_baseline(name, rows)
+            usable = usable and good
+            print(f"{name}: {why}")
+        return 0 if usable else 1
     sys.exit(__doc__)
 
 

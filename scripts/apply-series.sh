@@ -85,6 +85,10 @@ create_base_tree() { # tree tarball label [--force: git add ignored files too]
 	(
 		cd "$tmp"
 		git init -q -b pristine
+		# 90,000 loose objects: without this the next git am starts a
+		# background `git gc --auto` that repacks the whole Linux tree for
+		# minutes, on the cores the builds run on
+		git config gc.auto 0
 		git add -A ${force:+"$force"}
 		GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
 			git "${BASE_IDENT[@]}" commit -q -F - <<<"$label"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Guest-side helper of `make bench` (built static into the initramfs):
+ * Guest-side helper of `make bench` and the datapath phase (built static
+ * into the initramfs):
  *   icemp-bench now                          monotonic time in nanoseconds
  *   icemp-bench doorbell RESOURCE0 COUNT WORD writes WORD to EVENT_DOORBELL
  *                                            COUNT times; prints the nanoseconds
@@ -9,8 +10,12 @@
  *                                            ns from the first byte to the last
  *   icemp-bench send udp|tcp IP PORT SIZE SECONDS
  *                                            sends SIZE-byte datagrams (udp) or
- *                                            writes (tcp) for SECONDS; prints the
- *                                            number of sends that succeeded
+ *                                            writes (tcp) for SECONDS (0: one
+ *                                            datagram or write); prints the number
+ *                                            of sends that succeeded
+ *   icemp-bench napi-id PORT SECONDS         waits up to SECONDS for one UDP
+ *                                            datagram on PORT; prints the NAPI ID
+ *                                            it arrived through (SO_INCOMING_NAPI_ID)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -130,14 +135,45 @@ static int send_for(const char *proto, const char *ip, unsigned int port, size_t
 		return 1;
 	}
 	end = now_ns() + seconds * 1000000000ull;
-	while (now_ns() < end) {
+	do {
 		if (send(fd, buf, size, 0) >= 0)
 			sent++;
 		else if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED)
 			break;
-	}
+	} while (now_ns() < end);
 	close(fd);
 	printf("%llu\n", sent);
+	return 0;
+}
+
+static int napi_id(unsigned int port, unsigned int seconds)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	unsigned int id = 0;
+	socklen_t len = sizeof(id);
+	struct pollfd pfd;
+	char buf[64];
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		perror("icemp-bench napi-id");
+		return 1;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, seconds * 1000) != 1 || recv(fd, buf, sizeof(buf), 0) < 0) {
+		fprintf(stderr, "icemp-bench napi-id: no datagram on port %u within %u s\n",
+			port, seconds);
+		return 1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len)) {
+		perror("icemp-bench napi-id: SO_INCOMING_NAPI_ID");
+		return 1;
+	}
+	printf("%u\n", id);
+	close(fd);
 	return 0;
 }
 
@@ -154,7 +190,10 @@ int main(int argc, char **argv)
 	if (argc == 7 && !strcmp(argv[1], "send"))
 		return send_for(argv[2], argv[3], strtoul(argv[4], NULL, 0),
 				strtoul(argv[5], NULL, 0), strtoul(argv[6], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "napi-id"))
+		return napi_id(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
 	fprintf(stderr, "usage: icemp-bench now | doorbell RESOURCE0 COUNT WORD |\n"
-		"       sink udp|tcp PORT SECONDS | send udp|tcp IP PORT SIZE SECONDS\n");
+		"       sink udp|tcp PORT SECONDS | send udp|tcp IP PORT SIZE SECONDS |\n"
+		"       napi-id PORT SECONDS\n");
 	return 2;
 }

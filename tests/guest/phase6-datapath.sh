@@ -29,17 +29,20 @@ NCABLES=$(cables | wc -l)
 WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
 NWDEVS=$(echo "$WDEVS" | wc -l)
 
-# Plan: per cable 22 checks (ends set up, carriers, ping, its frame counts, no
-# frame elsewhere, bulk bytes, bulk frame counts, MTU range, 67 and 9001
-# refused, MTU 68 on both ends and a ping at it, the same at 9000, link down:
-# carrier off, ping fails, the other cables still pass, link up: carrier on,
-# ping passes; end a down: b's pings unanswered, counted as missed on a; end a
-# up: ping passes); per device with a cable 11 (for each of device reset, FLR and
-# reload: the reset was requested, every cable passes traffic again; for the
-# device reset and the FLR also: a TCP transfer running through it completes;
-# a ring error: a ping fails, the driver resets the device once, every cable
-# passes again).
-ktap_set_plan $((NCABLES * 22 + NWDEVS * 11))
+# Plan: per cable 28 checks (ends set up, carriers, ping, its frame counts, no
+# frame elsewhere, bulk bytes, bulk frame counts, a NAPI ID on each end and
+# end b's the same after down/up and after a ring resize, MTU range, 67 and
+# 9001 refused, MTU 68 on both ends and a ping at it, the same at 9000, link
+# down: carrier off, ping fails, the other cables still pass, link up: carrier
+# on, ping passes; end a down: b's pings unanswered, counted as missed on a; a
+# device reset by QEMU: done, the device counter 0 and rx_missed_errors kept,
+# b's next pings counted from there; end a up: ping passes); per device with a
+# cable 13 (for each of device reset, FLR and reload: the reset was requested,
+# every cable passes traffic again; for the device reset and the FLR also: a
+# TCP transfer running through it completes and the end on the device keeps
+# its NAPI ID; a ring error: a ping fails, the driver resets the device once,
+# every cable passes again).
+ktap_set_plan $((NCABLES * 28 + NWDEVS * 13))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -232,6 +235,22 @@ bulk() { # k: the whole transfer with nothing in its middle; prints the bytes b 
 	through_finish
 	echo "$THROUGH_GOT"
 }
+# napi_id k a|b: the NAPI ID through which a datagram from the other end
+# reaches a socket on end a|b (SO_INCOMING_NAPI_ID), or "none"
+udp_bound() { ip netns exec "$1" cat /proc/net/udp | grep -c ' 00000000:138A '; }
+napi_id() {
+	local from=a out=/tmp/icemp-napi-id pid
+	[ "$2" = a ] && from=b
+	end_of "$1" "$2"
+	rm -f "$out"
+	ip netns exec "$END_NS" icemp-bench napi-id 5002 $((10 * TIMEOUT_SCALE)) >"$out" 2>/dev/null &
+	pid=$!
+	[ "$(wait_for 1 udp_bound "$END_NS")" = 1 ] &&
+		ip netns exec "w$1$from" icemp-bench send udp "$END_IP" 5002 64 0 >/dev/null
+	wait "$pid"
+	grep -xE '[0-9]+' "$out" 2>/dev/null || echo none
+}
+some_id() { case "$1" in none | 0) echo "no ($1)" ;; *) echo yes ;; esac; }
 first_cable_of() { # device: the first cable with an end on it
 	cables | awk -v d="$1" '$1 == d || $3 == d { print NR - 1; exit }'
 }
@@ -265,6 +284,19 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	check "$c: bulk frames sent equal frames received, both ways" "equal" \
 		"$(echo "$d" | awk '{ print ($1 == $4 && $2 == $3 && $1 > 0 ? "equal" : "a tx " $1 " b rx " $4 ", b tx " $3 " a rx " $2) }')"
 
+	# A NAPI ID is for good (busy polling, SO_INCOMING_NAPI_ID users): the
+	# same after down and up, a ring resize, a device reset and an FLR.
+	id_a=$(napi_id "$k" a) id_b=$(napi_id "$k" b)
+	check "$c: a socket on each end sees a NAPI ID" "yes yes" "$(some_id "$id_a") $(some_id "$id_b")"
+	end_netdev "$k" b && ip -n "$END_NS" link set "$NETDEV" down && ip -n "$END_NS" link set "$NETDEV" up
+	# a link down flushes even the permanent neighbours
+	wait_for "1 1" cable_carriers "$k" >/dev/null
+	setup_neigh "$k"
+	check "$c: end b down and up: the same NAPI ID" "$id_b" "$(napi_id "$k" b)"
+	end_netdev "$k" b && ip netns exec "$END_NS" ethtool -G "$NETDEV" rx 256 tx 256
+	check "$c: end b's rings resized: the same NAPI ID" "$id_b" "$(napi_id "$k" b)"
+	end_netdev "$k" b && ip netns exec "$END_NS" ethtool -G "$NETDEV" rx 512 tx 512
+
 	check "$c: MTU range" "minmtu 68 maxmtu $MAX_MTU" "$(mtu_range "$k")"
 	check "$c: MTU 67 refused" refused "$(refused "$k" 67)"
 	check "$c: MTU $((MAX_MTU + 1)) refused" refused "$(refused "$k" $((MAX_MTU + 1)))"
@@ -291,6 +323,19 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" down
 	check "$c: end a down: no ping from b is answered" "0 received" "$(ping_from "$k" b 3 56)"
 	check "$c: end a down: b's 3 frames missed on a (device counter, rx_missed_errors)" "3 3" \
+		"$(delta "$before" "$(missed "$k")")"
+	# A reset QEMU starts clears the device's counters before the driver
+	# hears of it: rx_missed_errors keeps its count and counts on from there.
+	end_of "$k" a
+	pf=$(pf_of "$END_DEV")
+	before=$(missed "$k") resets=$(dev_stat "$pf" resets)
+	qom_set "ice$END_DEV" x-device-reset true
+	check_eventually "$c: end a down, device reset by QEMU: the driver's reset done" \
+		"$((resets + 1))" dev_stat "$pf" resets
+	check "$c: after that reset: device counter 0, rx_missed_errors as before" "0 ${before#* }" "$(missed "$k")"
+	before=$(missed "$k")
+	ping_from "$k" b 3 56 >/dev/null
+	check "$c: after that reset: b's 3 frames missed on a (device counter, rx_missed_errors)" "3 3" \
 		"$(delta "$before" "$(missed "$k")")"
 	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" up
 	check_eventually "$c: end a up again: ping passes" "1 received" ping_once "$k"
@@ -327,6 +372,10 @@ for i in $WDEVS; do
 	pf=$PF
 	kc=$(first_cable_of "$i")
 	for kind in device flr reload; do
+		side=a
+		end_of "$kc" a
+		[ "$END_DEV" = "$i" ] || side=b
+		[ "$kind" = reload ] || id=$(napi_id "$kc" "$side")
 		# load, not a check: pings on every cable for about 4 s, through the
 		# reset (what they got is not judged, the checks below are)
 		pings=
@@ -351,6 +400,8 @@ for i in $WDEVS; do
 		wait $pings
 		[ "$kind" = reload ] && { ifup_pf "$pf"; resetup_dev "$i"; }
 		check_eventually "dev$i $kind: every cable passes traffic again" "$NCABLES" cables_ok
+		[ "$kind" = reload ] ||
+			check "dev$i $kind: cable $kc end $side keeps its NAPI ID" "$id" "$(napi_id "$kc" "$side")"
 	done
 
 	# A ring the device stopped: with Bus Master Enable cleared behind the

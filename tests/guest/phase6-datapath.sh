@@ -237,16 +237,19 @@ bulk() { # k: the whole transfer with nothing in its middle; prints the bytes b 
 }
 # napi_id k a|b: the NAPI ID through which a datagram from the other end
 # reaches a socket on end a|b (SO_INCOMING_NAPI_ID), or "none"
-udp_bound() { ip netns exec "$1" cat /proc/net/udp | grep -c ' 00000000:138A '; }
+NAPI_PORT=5002
+udp_bound() { # ns: 1 when a socket is bound to NAPI_PORT there
+	ip netns exec "$1" cat /proc/net/udp | grep -c " 00000000:$(printf %04X "$NAPI_PORT") "
+}
 napi_id() {
 	local from=a out=/tmp/icemp-napi-id pid
 	[ "$2" = a ] && from=b
 	end_of "$1" "$2"
 	rm -f "$out"
-	ip netns exec "$END_NS" icemp-bench napi-id 5002 $((10 * TIMEOUT_SCALE)) >"$out" 2>/dev/null &
+	ip netns exec "$END_NS" icemp-bench napi-id "$NAPI_PORT" $((10 * TIMEOUT_SCALE)) >"$out" 2>/dev/null &
 	pid=$!
 	[ "$(wait_for 1 udp_bound "$END_NS")" = 1 ] &&
-		ip netns exec "w$1$from" icemp-bench send udp "$END_IP" 5002 64 0 >/dev/null
+		ip netns exec "w$1$from" icemp-bench send udp "$END_IP" "$NAPI_PORT" 64 0 >/dev/null
 	wait "$pid"
 	grep -xE '[0-9]+' "$out" 2>/dev/null || echo none
 }
@@ -371,10 +374,11 @@ for i in $WDEVS; do
 	need_pf "$i"
 	pf=$PF
 	kc=$(first_cable_of "$i")
+	# the end of cable kc on this device
+	end_of "$kc" a
+	side=a
+	[ "$END_DEV" = "$i" ] || side=b
 	for kind in device flr reload; do
-		side=a
-		end_of "$kc" a
-		[ "$END_DEV" = "$i" ] || side=b
 		[ "$kind" = reload ] || id=$(napi_id "$kc" "$side")
 		# load, not a check: pings on every cable for about 4 s, through the
 		# reset (what they got is not judged, the checks below are)
@@ -408,9 +412,6 @@ for i in $WDEVS; do
 	# driver's back the next frame's DMA fails, and the device stops that
 	# port's rings (Q_STATUS) and signals nothing. The driver's watch finds
 	# it and resets the device, once; then every cable passes again.
-	end_of "$kc" a
-	side=a
-	[ "$END_DEV" = "$i" ] || side=b
 	before="$(dev_stat "$pf" ring_errors) $(dev_stat "$pf" resets)"
 	setpci -s "$pf" COMMAND=0000:0004
 	check "dev$i ring error: bus mastering off, a ping from cable $kc end $side gets no answer" "0 received" \

@@ -47,6 +47,8 @@ import re
 import subprocess
 import sys
 
+import results
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MUTANTS = os.path.join(TOP, "tests", "mutants")
 SERIES = {"qemu": "qemu-patches", "linux": "linux-patches"}
@@ -195,25 +197,21 @@ def select(all_, since, per_run, only):
     return picked
 
 
+def names_it(patterns, check):
+    """Whether a Caught-by pattern names CHECK ("[config/]suite: test"), with
+    or without its configuration."""
+    bare = check.split("/", 1)[1] if re.match(r"^[^/:]+/", check) else check
+    return any(fnmatch.fnmatchcase(check, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
+
+
 def verdict(name, failed):
     """(kill as named?, message)."""
     patterns = load(name)[0]["Caught-by"]
-    named = []
-    for check in failed:
-        bare = check.split("/", 1)[1] if re.match(r"^[^/:]+/", check) else check
-        if any(fnmatch.fnmatchcase(check, p) or fnmatch.fnmatchcase(bare, p) for p in patterns):
-            named.append(check)
+    named = [check for check in failed if names_it(patterns, check)]
     if named:
         return True, "caught by: " + "; ".join(named[:3])
     return False, ("killed by the wrong check: " + "; ".join(failed[:3]) + " -- the header names: "
                    + " | ".join(patterns))
-
-
-def matching(patterns, row):
-    """Whether a result row's check is one a Caught-by pattern names."""
-    full = f"{row['config']}/{row['suite']}: {row['test']}" if row["config"] else f"{row['suite']}: {row['test']}"
-    bare = f"{row['suite']}: {row['test']}"
-    return any(fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
 
 
 def matrix_baseline(name, rows):
@@ -233,7 +231,7 @@ def matrix_baseline(name, rows):
     missing = [p for p in re.findall(r"--phase (\d+)", run) if f"phase{p}" not in suites]
     if missing or "shutdown" not in suites:
         return False, f"the matrix ran {configs[0]} without " + (f"phase {', '.join(missing)}" if missing else "its shutdown")
-    named = [row for row in mine if matching(head["Caught-by"], row)]
+    named = [row for row in mine if names_it(head["Caught-by"], results.name_of(row))]
     if not named:
         return False, f"no check the header names ran in {configs[0]}"
     return True, f"{len(named)} named checks passed in the matrix's {configs[0]}"
@@ -271,9 +269,7 @@ def main(argv):
         print(message)
         return 0 if right else 1
     if len(argv) >= 3 and argv[0] == "baseline":
-        rows = []
-        with open(argv[1], encoding="utf-8") as src:
-            rows = [json.loads(line) for line in src if line.strip()]
+        rows = results.load(argv[1])
         usable = True
         for name in argv[2:]:
             good, why = matrix_baseline(name, rows)

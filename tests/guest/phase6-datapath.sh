@@ -29,20 +29,22 @@ NCABLES=$(cables | wc -l)
 WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
 NWDEVS=$(echo "$WDEVS" | wc -l)
 
-# Plan: per cable 28 checks (ends set up, carriers, ping, its frame counts, no
+# Plan: per cable 31 checks (ends set up, carriers, ping, its frame counts, no
 # frame elsewhere, bulk bytes, bulk frame counts, a NAPI ID on each end and
 # end b's the same after down/up and after a ring resize, MTU range, 67 and
 # 9001 refused, MTU 68 on both ends and a ping at it, the same at 9000, link
 # down: carrier off, ping fails, the other cables still pass, link up: carrier
 # on, ping passes; end a down: b's pings unanswered, counted as missed on a; a
 # device reset by QEMU: done, the device counter 0 and rx_missed_errors kept,
-# b's next pings counted from there; end a up: ping passes); per device with a
+# b's next pings counted from there; end a up: ping passes; end a up while
+# the device refuses its rings: refused and still down, then up and a ping
+# passes once the device takes them); per device with a
 # cable 13 (for each of device reset, FLR and reload: the reset was requested,
 # every cable passes traffic again; for the device reset and the FLR also: a
 # TCP transfer running through it completes and the end on the device keeps
 # its NAPI ID; a ring error: a ping fails, the driver resets the device once,
 # every cable passes again).
-ktap_set_plan $((NCABLES * 28 + NWDEVS * 13))
+ktap_set_plan $((NCABLES * 31 + NWDEVS * 13))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -117,6 +119,12 @@ ping_from() {
 	echo "$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p') received"
 }
 ping_once() { ping_from "$1" a 1 56; }
+try_up() { # k a|b: "taken" or "refused" by ip link set up, then the admin state
+	local how=taken
+	end_netdev "$1" "$2" || return
+	ip -n "$END_NS" link set "$NETDEV" up 2>/dev/null || how=refused
+	echo "$how $(ip -n "$END_NS" -o link show "$NETDEV" | grep -q '[<,]UP[,>]' && echo UP || echo DOWN)"
+}
 # The device's counter NAME of an end (ethtool -S in its namespace).
 end_stat() { # k a|b name
 	end_netdev "$1" "$2" || { echo none; return; }
@@ -342,6 +350,17 @@ for k in $(seq 0 $((NCABLES - 1))); do
 		"$(delta "$before" "$(missed "$k")")"
 	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" up
 	check_eventually "$c: end a up again: ping passes" "1 received" ping_once "$k"
+
+	# A device that refuses the rings (Q_CTRL reads back without them)
+	# fails the open: the port stays down, and comes up once it takes them.
+	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" down
+	qom_set "ice$END_DEV" x-rings-refused true
+	check "$c: end a up while the device refuses its rings: refused, still down" "refused DOWN" "$(try_up "$k" a)"
+	qom_set "ice$END_DEV" x-rings-refused false
+	check "$c: end a up once the device takes them" "taken UP" "$(try_up "$k" a)"
+	wait_for "1 1" cable_carriers "$k" >/dev/null
+	setup_neigh "$k"
+	check_eventually "$c: end a up once the device takes them: ping passes" "1 received" ping_once "$k"
 done
 
 # --- resets with traffic running ------------------------------------------------

@@ -29,8 +29,9 @@ NCABLES=$(cables | wc -l)
 WDEVS=$(cables | awk '{ print $1; print $3 }' | sort -un)
 NWDEVS=$(echo "$WDEVS" | wc -l)
 
-# Plan: per cable 31 checks (ends set up, carriers, ping, its frame counts, no
-# frame elsewhere, bulk bytes, bulk frame counts, a NAPI ID on each end and
+# Plan: per cable 32 checks (ends set up, carriers, ping, its frame counts, no
+# frame elsewhere, end a's ethtool -S names, bulk bytes, bulk frame counts, a
+# NAPI ID on each end and
 # end b's the same after down/up and after a ring resize, MTU range, 67 and
 # 9001 refused, MTU 68 on both ends and a ping at it, the same at 9000, link
 # down: carrier off, ping fails, the other cables still pass, link up: carrier
@@ -39,12 +40,13 @@ NWDEVS=$(echo "$WDEVS" | wc -l)
 # b's next pings counted from there; end a up: ping passes; end a up while
 # the device refuses its rings: refused and still down, then up and a ping
 # passes once the device takes them); per device with a
-# cable 13 (for each of device reset, FLR and reload: the reset was requested,
+# cable 14 (for each of device reset, FLR and reload: the reset was requested,
 # every cable passes traffic again; for the device reset and the FLR also: a
 # TCP transfer running through it completes and the end on the device keeps
 # its NAPI ID; a ring error: a ping fails, the driver resets the device once,
-# every cable passes again).
-ktap_set_plan $((NCABLES * 31 + NWDEVS * 13))
+# the frame the stopped ring never sent counts as dropped, not sent, every
+# cable passes again).
+ktap_set_plan $((NCABLES * 32 + NWDEVS * 14))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -130,6 +132,21 @@ end_stat() { # k a|b name
 	end_netdev "$1" "$2" || { echo none; return; }
 	ip netns exec "$END_NS" ethtool -S "$NETDEV" 2>/dev/null |
 		awk -v name="$3:" '$1 == name { v = $2 } END { print (v == "" ? "none" : v) }'
+}
+# stat_names k a|b: the names ethtool -S shows for the end, in its order
+stat_names() {
+	end_netdev "$1" "$2" || { echo none; return; }
+	ip netns exec "$END_NS" ethtool -S "$NETDEV" 2>/dev/null |
+		awk -F: 'NR > 1 { sub(/^ +/, "", $1); printf "%s%s", sep, $1; sep = " " } END { print "" }'
+}
+OWN_STATS="link_events vf_mbx_rx vf_mbx_tx hw_tx_packets hw_tx_bytes hw_tx_drops_link hw_tx_drops_bad_len"
+OWN_STATS="$OWN_STATS hw_rx_packets hw_rx_bytes hw_rx_drops_no_buf hw_rx_drops_bad_len hw_rx_drops_link"
+OWN_STATS="$OWN_STATS hw_desc_errors tx_linearized"
+# end_tx k a|b: "tx_packets tx_dropped" of the end's netdev
+end_tx() {
+	end_netdev "$1" "$2" || { echo "none none"; return; }
+	ip netns exec "$END_NS" sh -c "cat /sys/class/net/$NETDEV/statistics/tx_packets /sys/class/net/$NETDEV/statistics/tx_dropped" |
+		tr '\n' ' ' | sed 's/ $//'
 }
 # frames k: "a_tx a_rx b_tx b_rx", the device's frame counters of both ends
 frames() {
@@ -293,6 +310,8 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	check "$c: frames a tx, a rx, b tx, b rx" "$PINGS $PINGS $PINGS $PINGS" "$(delta "$before" "$(frames "$k")")"
 	# "none" (a counter that cannot be read) is never a difference of 0
 	check "$c: no frame on any other port" "0" "$(delta "$rest" "$(others "$k")")"
+	# the standard counters are in ip -s link and the queue stats only
+	check "$c: ethtool -S of end a: the port's and the device's own counters" "$OWN_STATS" "$(stat_names "$k" a)"
 
 	before=$(frames "$k")
 	check "$c: TCP bulk a to b, bytes received" "$BULK_BYTES" "$(bulk "$k")"
@@ -437,12 +456,17 @@ for i in $WDEVS; do
 	# driver's back the next frame's DMA fails, and the device stops that
 	# port's rings (Q_STATUS) and signals nothing. The driver's watch finds
 	# it and resets the device, once; then every cable passes again.
+	# permanent neighbours: the ping is the only frame the ring takes
+	setup_neigh "$kc"
+	tx_before=$(end_tx "$kc" "$side")
 	before="$(dev_stat "$pf" ring_errors) $(dev_stat "$pf" resets)"
 	setpci -s "$pf" COMMAND=0000:0004
 	check "dev$i ring error: bus mastering off, a ping from cable $kc end $side gets no answer" "0 received" \
 		"$(ping_from "$kc" "$side" 1 56)"
 	setpci -s "$pf" COMMAND=0004:0004
 	check_eventually "dev$i ring error: one stopped ring found, one device reset" "1 1" ring_recovered "$pf" "$before"
+	check "dev$i ring error: the ping the stopped ring never sent: tx_packets +0, tx_dropped +1" "0 1" \
+		"$(delta "$tx_before" "$(end_tx "$kc" "$side")")"
 	check_eventually "dev$i ring error: every cable passes traffic again" "$NCABLES" cables_ok
 done
 

@@ -40,13 +40,14 @@ NWDEVS=$(echo "$WDEVS" | wc -l)
 # b's next pings counted from there; end a up: ping passes; end a up while
 # the device refuses its rings: refused and still down, then up and a ping
 # passes once the device takes them); per device with a
-# cable 14 (for each of device reset, FLR and reload: the reset was requested,
+# cable 16 (for each of device reset, FLR and reload: the reset was requested,
 # every cable passes traffic again; for the device reset and the FLR also: a
 # TCP transfer running through it completes and the end on the device keeps
 # its NAPI ID; a ring error: a ping fails, the driver resets the device once,
 # the frame the stopped ring never sent counts as dropped, not sent, every
-# cable passes again).
-ktap_set_plan $((NCABLES * 32 + NWDEVS * 14))
+# cable passes again; an RX ring stopped by QEMU: its RING_ERROR event heard,
+# one stopped ring found, one reset, every cable passes again).
+ktap_set_plan $((NCABLES * 32 + NWDEVS * 16))
 
 # No IPv6 anywhere (router solicitations, MLD reports and DAD would add frames
 # of their own to the counts): in the initial namespace, for every port, and
@@ -414,6 +415,12 @@ resetup_dev() { # device
 ring_recovered() {
 	delta "$2" "$(dev_stat "$1" ring_errors) $(dev_stat "$1" resets)"
 }
+ring_events() { # pf: "ring_errors resets ring_error_events" of the device
+	echo "$(dev_stat "$1" ring_errors) $(dev_stat "$1" resets) $(dev_stat "$1" ring_error_events)"
+}
+ring_events_since() { # pf before: what ring_events added since before
+	delta "$2" "$(ring_events "$1")"
+}
 for i in $WDEVS; do
 	need_pf "$i"
 	pf=$PF
@@ -468,6 +475,16 @@ for i in $WDEVS; do
 	check "dev$i ring error: the ping the stopped ring never sent: tx_packets +0, tx_dropped +1" "0 1" \
 		"$(delta "$tx_before" "$(end_tx "$kc" "$side")")"
 	check_eventually "dev$i ring error: every cable passes traffic again" "$NCABLES" cables_ok
+
+	# The RX ring of that end stopped by QEMU as a failed DMA would (with
+	# bus mastering on, the device's RING_ERROR event reaches the driver,
+	# which looks for the stopped ring at once).
+	end_of "$kc" "$side"
+	before=$(ring_events "$pf")
+	qom_set "ice$i" x-ring-error $((END_PORT | 0x200))
+	check_eventually "dev$i RX ring stopped by QEMU: its event heard, one stopped ring found, one device reset" \
+		"1 1 1" ring_events_since "$pf" "$before"
+	check_eventually "dev$i RX ring stopped by QEMU: every cable passes traffic again" "$NCABLES" cables_ok
 done
 
 # The namespaces go; their netdevs return to the initial namespace.

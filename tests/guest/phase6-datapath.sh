@@ -146,8 +146,8 @@ OWN_STATS="$OWN_STATS hw_desc_errors tx_linearized"
 # end_tx k a|b: "tx_packets tx_dropped" of the end's netdev
 end_tx() {
 	end_netdev "$1" "$2" || { echo "none none"; return; }
-	ip netns exec "$END_NS" sh -c "cat /sys/class/net/$NETDEV/statistics/tx_packets /sys/class/net/$NETDEV/statistics/tx_dropped" |
-		tr '\n' ' ' | sed 's/ $//'
+	ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/statistics/tx_packets" \
+		"/sys/class/net/$NETDEV/statistics/tx_dropped" | tr '\n' ' ' | sed 's/ $//'
 }
 # frames k: "a_tx a_rx b_tx b_rx", the device's frame counters of both ends
 frames() {
@@ -411,15 +411,18 @@ resetup_dev() { # device
 	done
 	return 0
 }
-# ring_recovered pf "errors resets": the increase of ring_errors and resets since
-ring_recovered() {
-	delta "$2" "$(dev_stat "$1" ring_errors) $(dev_stat "$1" resets)"
+# dev_stats pf name...: those device-wide counters, space-separated
+dev_stats() {
+	local pf=$1 n out=
+	shift
+	for n in "$@"; do out="$out${out:+ }$(dev_stat "$pf" "$n")"; done
+	echo "$out"
 }
-ring_events() { # pf: "ring_errors resets ring_error_events" of the device
-	echo "$(dev_stat "$1" ring_errors) $(dev_stat "$1" resets) $(dev_stat "$1" ring_error_events)"
-}
-ring_events_since() { # pf before: what ring_events added since before
-	delta "$2" "$(ring_events "$1")"
+# dev_stats_since pf before name...: what those counters added since before
+dev_stats_since() {
+	local pf=$1 before=$2
+	shift 2
+	delta "$before" "$(dev_stats "$pf" "$@")"
 }
 for i in $WDEVS; do
 	need_pf "$i"
@@ -466,12 +469,12 @@ for i in $WDEVS; do
 	# permanent neighbours: the ping is the only frame the ring takes
 	setup_neigh "$kc"
 	tx_before=$(end_tx "$kc" "$side")
-	before="$(dev_stat "$pf" ring_errors) $(dev_stat "$pf" resets)"
+	before=$(dev_stats "$pf" ring_errors resets)
 	setpci -s "$pf" COMMAND=0000:0004
 	check "dev$i ring error: bus mastering off, a ping from cable $kc end $side gets no answer" "0 received" \
 		"$(ping_from "$kc" "$side" 1 56)"
 	setpci -s "$pf" COMMAND=0004:0004
-	check_eventually "dev$i ring error: one stopped ring found, one device reset" "1 1" ring_recovered "$pf" "$before"
+	check_eventually "dev$i ring error: one stopped ring found, one device reset" "1 1" dev_stats_since "$pf" "$before" ring_errors resets
 	check "dev$i ring error: the ping the stopped ring never sent: tx_packets +0, tx_dropped +1" "0 1" \
 		"$(delta "$tx_before" "$(end_tx "$kc" "$side")")"
 	check_eventually "dev$i ring error: every cable passes traffic again" "$NCABLES" cables_ok
@@ -480,10 +483,10 @@ for i in $WDEVS; do
 	# bus mastering on, the device's RING_ERROR event reaches the driver,
 	# which looks for the stopped ring at once).
 	end_of "$kc" "$side"
-	before=$(ring_events "$pf")
+	before=$(dev_stats "$pf" ring_errors resets ring_error_events)
 	qom_set "ice$i" x-ring-error $((END_PORT | 0x200))
 	check_eventually "dev$i RX ring stopped by QEMU: its event heard, one stopped ring found, one device reset" \
-		"1 1 1" ring_events_since "$pf" "$before"
+		"1 1 1" dev_stats_since "$pf" "$before" ring_errors resets ring_error_events
 	check_eventually "dev$i RX ring stopped by QEMU: every cable passes traffic again" "$NCABLES" cables_ok
 done
 

@@ -41,6 +41,15 @@
 # cover letter and no send command in SEND.txt. Without the flag, naming `qemu`
 # is an error and the default (both series) writes Linux only, with a warning.
 #
+# QEMU fixes: the leading commits of the QEMU series that carry a Fixes: trailer
+# and Cc: qemu-stable@nongnu.org (fixes to QEMU's core that the device needs)
+# are written each as its own one-patch series into build/submission/qemu-fixes/,
+# applied alone to the base (so a fix does not claim the ones before it as
+# prerequisites), with their own recipients; the device series in
+# build/submission/qemu/ starts after them, its base-commit lists them as
+# prerequisite patches and its cover letter names them (Based-on: lines to add
+# once they are sent).
+#
 # The cover letter is the branch description of ice-mp (else the committed
 # cover letter), then the upstream base (the subject of the base commit, and
 # base-commit: from --base) and the tool-assistance disclosure. Both series
@@ -361,6 +370,54 @@ run_checkpatch() { # W FILE... -> prints totals; sets CP_ERRORS, CP_SUMMARY
 	printf '%s: checkpatch %s\n' "$w" "$CP_SUMMARY"
 }
 
+# leading_fixes W: how many commits at the start of W's series are fixes for
+# stable (a Fixes: trailer and a Cc: qemu-stable@nongnu.org line).
+leading_fixes() {
+	local w=$1 tree=${TREE[$1]} c n=0 msg
+	[ "$w" = qemu ] || { echo 0; return 0; }
+	for c in $(git -C "$tree" rev-list --reverse "${BASE[$w]}..${TIP[$w]}"); do
+		msg=$(git -C "$tree" log -1 --format=%B "$c")
+		grep -qE '^Fixes: [0-9a-f]{12,} \(".*"\)$' <<<"$msg" || break
+		grep -qixF 'Cc: qemu-stable@nongnu.org' <<<"$msg" || break
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# write_fix W REPO COMMIT K: the rewritten fix COMMIT of REPO, re-made alone on
+# the base, as a one-patch series into $STAGE/W-fixes/ (file number K).
+write_fix() {
+	local w=$1 repo=$2 c=$3 k=$4 base=${BASE[$1]} idx=$TMP/fix.index t alone out=$STAGE/$1-fixes f
+	local -a who fp rcpt
+	mkdir -p "$out"
+	rm -f "$idx"
+	GIT_INDEX_FILE=$idx sgit -C "$repo" read-tree "$base"
+	if sgit -C "$repo" diff "$c^" "$c" | GIT_INDEX_FILE=$idx sgit -C "$repo" apply --cached 2>/dev/null; then
+		t=$(GIT_INDEX_FILE=$idx sgit -C "$repo" write-tree)
+		mapfile -t who < <(sgit -C "$repo" log -1 --format='%an%n%ae%n%aI' "$c")
+		alone=$(GIT_AUTHOR_NAME="${who[0]}" GIT_AUTHOR_EMAIL="${who[1]}" GIT_AUTHOR_DATE="${who[2]}" \
+			GIT_COMMITTER_NAME="$sub_name" GIT_COMMITTER_EMAIL="$sub_email" \
+			sgit -C "$repo" commit-tree "$t" -p "$base" -m "$(sgit -C "$repo" log -1 --format=%B "$c")")
+	else
+		alone=$c
+		echo "fix $k does not apply to the base without the fixes before it: written on top of them (its base-commit lists them)" >>"$notes"
+	fi
+	fp=(format-patch -q --no-thread --start-number="$k" --base="$base" --from="$submitter"
+		--subject-prefix="$prefix")
+	[ "$version" = 1 ] || fp+=(-v "$version")
+	sgit -C "$repo" "${fp[@]}" -o "$TMP/fix.pre" -1 "$alone" >/dev/null
+	f=$(find "$TMP/fix.pre" -maxdepth 1 -name "*$(printf '%04d' "$k")-*.patch")
+	recipients "$w" "$f"
+	rm -rf "$TMP/fix.pre"
+	rcpt=()
+	while IFS= read -r line; do [ -z "$line" ] || rcpt+=(--to="$line"); done <<<"$TO"
+	while IFS= read -r line; do [ -z "$line" ] || rcpt+=(--cc="$line"); done <<<"$CC"
+	rcpt+=(--cc=qemu-stable@nongnu.org)
+	sgit -C "$repo" "${fp[@]}" "${rcpt[@]}" -o "$out" -1 "$alone" >/dev/null
+	FIX_FILES+=("$(find "$out" -maxdepth 1 -name "*$(printf '%04d' "$k")-*.patch")")
+	FIX_SUBJECTS+=("$(sgit -C "$repo" log -1 --format=%s "$c")")
+}
+
 write_series() {
 	local w=$1 tree=${TREE[$1]} base=${BASE[$1]} repo=$TMP/$1.git out=$STAGE/$1 prefix base_subject
 	local -a fp files
@@ -373,6 +430,32 @@ write_series() {
 		echo "the commits of $tree are not the committed $w-patches/ (make export, make check-export, commit): what is sent should be what the repository holds and make check tested" >>"$notes"
 	rewrite "$w" "$repo"
 	base_subject=$(git -C "$tree" log -1 --format=%s "$base")
+	if [ "$w" = linux ]; then prefix="PATCH net-next"; else prefix=PATCH; fi
+	[ "$rfc" = 0 ] || prefix="RFC $prefix"
+
+	# Fixes to QEMU's core go first, each on its own; the series starts after them.
+	local nfix k from=$base
+	nfix=$(leading_fixes "$w")
+	FIX_FILES=() FIX_SUBJECTS=()
+	for ((k = 1; k <= nfix; k++)); do
+		from=$(sgit -C "$repo" rev-list --reverse "$base..$SERIES_BRANCH" | sed -n "${k}p")
+		write_fix "$w" "$repo" "$from" "$k"
+	done
+	if [ "$nfix" -gt 0 ]; then
+		run_checkpatch "$w" "${FIX_FILES[@]}"
+		[ "$CP_ERRORS" = 0 ] || status=1
+		{
+			echo "== QEMU fixes: build/submission/$w-fixes/ ($nfix one-patch series, each for master and stable)"
+			echo
+			echo "Each fixes a bug in QEMU's core that the device series below depends on; each"
+			echo "goes on its own, To: qemu-devel, Cc: qemu-stable and its maintainers (in the file),"
+			echo "applied alone to the base. The same policy notice as for the series applies."
+			echo "checkpatch: $CP_SUMMARY"
+			cat "$TMP/cp.totals"
+			echo
+		} >>"$send_txt"
+		: >"$TMP/cp.totals"
+	fi
 
 	# The cover letter: the series' own text, the base, the tool assistance.
 	cover_text "$w" >"$TMP/$w.cover"
@@ -393,6 +476,12 @@ write_series() {
 		fi
 		sed 1,2d "$TMP/$w.cover"
 		echo
+		if [ "$nfix" -gt 0 ]; then
+			wrap "This series needs $nfix fix(es) to QEMU's core, sent on their own for master and stable:"
+			printf '  %s\n' "${FIX_SUBJECTS[@]}"
+			wrap "Add a Based-on: <message-id> line for each here once they are sent (the base-commit below lists them as prerequisite patches)."
+			echo
+		fi
 		if [ "$version" -gt 1 ]; then
 			printf 'Changes in v%s:\n- EDIT: what changed since v%s, with a link to it\n\n' "$version" "$((version - 1))"
 		fi
@@ -414,22 +503,20 @@ write_series() {
 	} >"$TMP/$w.desc"
 	sgit -C "$repo" config "branch.$SERIES_BRANCH.description" "$(cat "$TMP/$w.desc")"
 
-	if [ "$w" = linux ]; then prefix="PATCH net-next"; else prefix=PATCH; fi
-	[ "$rfc" = 0 ] || prefix="RFC $prefix"
 	fp=(format-patch -q --cover-letter --cover-from-description=subject --numbered --no-thread
 		--base="$base" --subject-prefix="$prefix" --from="$submitter")
 	[ "$version" = 1 ] || fp+=(-v "$version")
 
 	# Recipients come from the patches themselves, as b4 / git-publish do.
-	sgit -C "$repo" "${fp[@]}" -o "$TMP/$w.pre" "$base..$SERIES_BRANCH" >/dev/null
+	sgit -C "$repo" "${fp[@]}" -o "$TMP/$w.pre" "$from..$SERIES_BRANCH" >/dev/null
 	mapfile -t files < <(find "$TMP/$w.pre" -maxdepth 1 -name '*.patch' ! -name '*0000-cover-letter.patch' | sort)
 	recipients "$w" "${files[@]}"
 	local -a rcpt=()
 	while IFS= read -r line; do [ -z "$line" ] || rcpt+=(--to="$line"); done <<<"$TO"
 	while IFS= read -r line; do [ -z "$line" ] || rcpt+=(--cc="$line"); done <<<"$CC"
-	sgit -C "$repo" "${fp[@]}" "${rcpt[@]}" -o "$out" "$base..$SERIES_BRANCH" >/dev/null
+	sgit -C "$repo" "${fp[@]}" "${rcpt[@]}" -o "$out" "$from..$SERIES_BRANCH" >/dev/null
 	printf '  git %s -o %s %s..%s   # in the scratch repository of the rewritten commits\n' \
-		"$(printf '%q ' "${fp[@]}" "${rcpt[@]}")" "build/submission/$w" "${base:0:12}" "$SERIES_BRANCH" >>"$cmds"
+		"$(printf '%q ' "${fp[@]}" "${rcpt[@]}")" "build/submission/$w" "${from:0:12}" "$SERIES_BRANCH" >>"$cmds"
 	mapfile -t files < <(find "$out" -maxdepth 1 -name '*.patch' ! -name '*0000-cover-letter.patch' | sort)
 
 	# What was written: the submitter's sign-off last, the Assisted-by trailer.

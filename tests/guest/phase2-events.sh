@@ -58,15 +58,18 @@ for i in $(seq 0 $((DEVICES - 1))); do
 		set_link "ice$i.p$p" true
 		check_eventually "dev$i p$p: set_link on restores all" "$(all_up)" carriers_of "$pf"
 	done
+	# QEMU's x-port-links follows set_link (phase 1 compares it with the carriers).
 	p=$((PORTS - 1))
-	qom_set "ice$i" "x-port$p-link" false
-	check_eventually "dev$i p$p: x-port-link knob off" "$(with_down "$p")" carriers_of "$pf"
-	qom_set "ice$i" "x-port$p-link" true
-	check_eventually "dev$i p$p: x-port-link knob on" "$(all_up)" carriers_of "$pf"
-	qom_set "ice$i" "x-port0-fault" true
+	set_link "ice$i.p$p" false
+	qom_get "ice$i" x-port-links
+	check "dev$i p$p: x-port-links after set_link off" "$((((1 << PORTS) - 1) & ~(1 << p)))" "$QMP_RETURN"
+	set_link "ice$i.p$p" true
+	qom_get "ice$i" x-port-links
+	check "dev$i p$p: x-port-links after set_link on" "$(((1 << PORTS) - 1))" "$QMP_RETURN"
+	qom_set "ice$i" x-port-faults 1
 	check_eventually "dev$i p0: fault bit drops the carrier" "$(with_down 0)" carriers_of "$pf"
 	check "dev$i p0: PORT_STATUS has FAULT" 1 "$(reg_bit "$pf" $REG_PORT_STATUS 4)"
-	qom_set "ice$i" "x-port0-fault" false
+	qom_set "ice$i" x-port-faults 0
 	check_eventually "dev$i p0: fault cleared" "$(all_up)" carriers_of "$pf"
 
 	# Storm: the host stops the VM, toggles port 0 STORM times (FIFO depth DEPTH),

@@ -265,8 +265,7 @@ class Guest:
                 dev, port, count = words[1], int(words[2]), int(words[3])
                 self.vm.cmd("stop")
                 for k in range(count):
-                    self.vm.cmd("qom-set", path=f"/machine/peripheral/{dev}",
-                                property=f"x-port{port}-link", value=bool(k % 2))
+                    self.vm.cmd("set_link", name=f"{dev}.p{port}", up=bool(k % 2))
                 self.vm.cmd("cont")
                 return "@@OK"
             if words[0] == "inject" and len(words) == 4:

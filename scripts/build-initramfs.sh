@@ -6,7 +6,9 @@
 # setpci from pciutils) with the shared libraries they load, the guest init,
 # the guest test files of tests/guest/ and the kernel's own KTAP helpers
 # (tools/testing/selftests/kselftest/ktap_helpers.sh of the Linux work tree),
-# and icemp-bench (tests/guest/icemp-bench.c, static) for `make bench`.
+# ynltool (tools/net/ynl of the Linux work tree, built there with the netdev
+# family only: the queue statistics, `ynltool qstats show`, which no iproute2
+# or ethtool reads), and icemp-bench (tests/guest/icemp-bench.c, static) for `make bench`.
 source "$(dirname "$0")/lib.sh"
 
 help_only_args "$@"
@@ -42,6 +44,12 @@ copy_with_libs() {
 for t in "${TOOLS[@]}"; do copy_with_libs "$t"; done
 
 gcc -static -O2 -Wall -Werror -o "$root/bin/icemp-bench" "$TOP/tests/guest/icemp-bench.c"
+# The tree's own YNL tool; its build writes only files the tree's .gitignore lists.
+make -s -C "$LINUX_TREE/tools/net/ynl" -j"$(nproc)" ynltool PYTHON=/usr/bin/python3 GENS=netdev \
+	>"$BUILD/ynltool.log" 2>&1 || die "building ynltool failed (log: $BUILD/ynltool.log)"
+ynl=$LINUX_TREE/tools/net/ynl/ynltool/ynltool
+cp "$ynl" "$root/usr/sbin/ynltool"
+for f in $(ldd "$ynl" | grep -oE '/[^ ]+'); do copy_with_libs "$f"; done
 cp "$TOP/tests/guest/init" "$root/init"
 cp "$TOP"/tests/guest/*.sh "$ktap" "$root/tests/"
 chmod +x "$root/init" "$root"/tests/*.sh

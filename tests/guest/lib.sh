@@ -283,6 +283,13 @@ stat_of() { # netdev stat-name: the ethtool -S counter, or "none"
 json_field() { # json key: the first value of "key" in one line of JSON (quotes dropped)
 	printf '%s' "$1" | grep -o "\"$2\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'
 }
+qstat() { # netns netdev name: the netdev's queue statistic NAME ("ynltool qstats show"), or "none"
+	local value
+	value=$(ip netns exec "$1" ynltool qstats show 2>/dev/null | awk -v dev="$2" -v key="$3:" '
+		/^[^ \t]/ { on = ($1 == dev) }
+		on { for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }')
+	echo "${value:-none}"
+}
 dev_stat() { # pf name: a device-wide counter (devlink health diagnose of reporter "device"), or "none"
 	local value
 	value=$(json_field "$(devlink -j health diagnose "pci/$1" reporter device 2>/dev/null)" "$2")

@@ -154,13 +154,15 @@ frames() {
 	echo "$(end_stat "$1" a hw_tx_packets) $(end_stat "$1" a hw_rx_packets)" \
 		"$(end_stat "$1" b hw_tx_packets) $(end_stat "$1" b hw_rx_packets)"
 }
-# missed k: "device netdev", end a's RX_DROPS_NO_BUF (ethtool -S) and its
-# rx_missed_errors (ndo_get_stats64)
+# missed k: "device netdev overruns hw-drops", end a's RX_DROPS_NO_BUF (ethtool -S),
+# its rx_missed_errors (ndo_get_stats64) and its queue statistics rx-hw-drop-overruns
+# and rx-hw-drops (netdev netlink)
 missed() {
 	local v
-	end_netdev "$1" a || { echo "none none"; return; }
+	end_netdev "$1" a || { echo "none none none none"; return; }
 	v=$(ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/statistics/rx_missed_errors" 2>/dev/null)
-	echo "$(end_stat "$1" a hw_rx_drops_no_buf) ${v:-none}"
+	echo "$(end_stat "$1" a hw_rx_drops_no_buf) ${v:-none}" \
+		"$(qstat "$END_NS" "$NETDEV" rx-hw-drop-overruns) $(qstat "$END_NS" "$NETDEV" rx-hw-drops)"
 }
 delta() { # before after: the element-wise difference of two number lists
 	echo "$1|$2" | awk -F'|' '{
@@ -359,7 +361,7 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	before=$(missed "$k")
 	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" down
 	check "$c: end a down: no ping from b is answered" "0 received" "$(ping_from "$k" b 3 56)"
-	check "$c: end a down: b's 3 frames missed on a (device counter, rx_missed_errors)" "3 3" \
+	check "$c: end a down: b's 3 frames missed on a (device counter, rx_missed_errors, qstats)" "3 3 3 3" \
 		"$(delta "$before" "$(missed "$k")")"
 	# A reset QEMU starts clears the device's counters before the driver
 	# hears of it: rx_missed_errors keeps its count and counts on from there.
@@ -369,10 +371,10 @@ for k in $(seq 0 $((NCABLES - 1))); do
 	qom_set "ice$END_DEV" x-device-reset true
 	check_eventually "$c: end a down, device reset by QEMU: the driver's reset done" \
 		"$((resets + 1))" dev_stat "$pf" resets
-	check "$c: after that reset: device counter 0, rx_missed_errors as before" "0 ${before#* }" "$(missed "$k")"
+	check "$c: after that reset: device counter 0, rx_missed_errors and qstats as before" "0 ${before#* }" "$(missed "$k")"
 	before=$(missed "$k")
 	ping_from "$k" b 3 56 >/dev/null
-	check "$c: after that reset: b's 3 frames missed on a (device counter, rx_missed_errors)" "3 3" \
+	check "$c: after that reset: b's 3 frames missed on a (device counter, rx_missed_errors, qstats)" "3 3 3 3" \
 		"$(delta "$before" "$(missed "$k")")"
 	end_netdev "$k" a && ip -n "$END_NS" link set "$NETDEV" up
 	check_eventually "$c: end a up again: ping passes" "1 received" ping_once "$k"

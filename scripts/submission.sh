@@ -387,7 +387,7 @@ leading_fixes() {
 # write_fix W REPO COMMIT K: the rewritten fix COMMIT of REPO, re-made alone on
 # the base, as a one-patch series into $STAGE/W-fixes/ (file number K).
 write_fix() {
-	local w=$1 repo=$2 c=$3 k=$4 base=${BASE[$1]} idx=$TMP/fix.index t alone out=$STAGE/$1-fixes f
+	local w=$1 repo=$2 c=$3 k=$4 base=${BASE[$1]} idx=$TMP/fix.index t alone out=$STAGE/$1-fixes f line
 	local -a who fp rcpt
 	mkdir -p "$out"
 	rm -f "$idx"
@@ -414,6 +414,8 @@ write_fix() {
 	while IFS= read -r line; do [ -z "$line" ] || rcpt+=(--cc="$line"); done <<<"$CC"
 	rcpt+=(--cc=qemu-stable@nongnu.org)
 	sgit -C "$repo" "${fp[@]}" "${rcpt[@]}" -o "$out" -1 "$alone" >/dev/null
+	printf '  git %s -o %s -1 %s   # fix %s, alone on the base\n' \
+		"$(printf '%q ' "${fp[@]}" "${rcpt[@]}")" "build/submission/$w-fixes" "${alone:0:12}" "$k" >>"$cmds"
 	FIX_FILES+=("$(find "$out" -maxdepth 1 -name "*$(printf '%04d' "$k")-*.patch")")
 	FIX_SUBJECTS+=("$(sgit -C "$repo" log -1 --format=%s "$c")")
 }

@@ -45,7 +45,7 @@ for t in "${TOOLS[@]}"; do copy_with_libs "$t"; done
 
 gcc -static -O2 -Wall -Werror -o "$root/bin/icemp-bench" "$TOP/tests/guest/icemp-bench.c"
 # The tree's own YNL tool; its build writes only files the tree's .gitignore lists.
-make -s -C "$LINUX_TREE/tools/net/ynl" -j"$(nproc)" ynltool PYTHON=/usr/bin/python3 GENS=netdev \
+make -s -C "$LINUX_TREE/tools/net/ynl" -j"$(nproc)" ynltool GENS=netdev \
 	>"$BUILD/ynltool.log" 2>&1 || die "building ynltool failed (log: $BUILD/ynltool.log)"
 ynl=$LINUX_TREE/tools/net/ynl/ynltool/ynltool
 cp "$ynl" "$root/usr/sbin/ynltool"

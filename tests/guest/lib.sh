@@ -283,12 +283,15 @@ stat_of() { # netdev stat-name: the ethtool -S counter, or "none"
 json_field() { # json key: the first value of "key" in one line of JSON (quotes dropped)
 	printf '%s' "$1" | grep -o "\"$2\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'
 }
-qstat() { # netns netdev name: the netdev's queue statistic NAME ("ynltool qstats show"), or "none"
-	local value
-	value=$(ip netns exec "$1" ynltool qstats show 2>/dev/null | awk -v dev="$2" -v key="$3:" '
+qstats() { # netns netdev name...: the netdev's queue statistics ("ynltool qstats show"), "none" for one it lacks
+	local ns=$1 dev=$2
+	shift 2
+	ip netns exec "$ns" ynltool qstats show 2>/dev/null | awk -v dev="$dev" -v names="$*" '
 		/^[^ \t]/ { on = ($1 == dev) }
-		on { for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }')
-	echo "${value:-none}"
+		on { for (i = 1; i < NF; i++) val[$i] = $(i + 1) }
+		END { n = split(names, want, " ")
+		      for (k = 1; k <= n; k++) printf "%s%s", (k > 1 ? " " : ""), ((want[k] ":") in val ? val[want[k] ":"] : "none")
+		      print "" }'
 }
 dev_stat() { # pf name: a device-wide counter (devlink health diagnose of reporter "device"), or "none"
 	local value

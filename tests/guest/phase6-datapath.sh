@@ -162,7 +162,7 @@ missed() {
 	end_netdev "$1" a || { echo "none none none none"; return; }
 	v=$(ip netns exec "$END_NS" cat "/sys/class/net/$NETDEV/statistics/rx_missed_errors" 2>/dev/null)
 	echo "$(end_stat "$1" a hw_rx_drops_no_buf) ${v:-none}" \
-		"$(qstat "$END_NS" "$NETDEV" rx-hw-drop-overruns) $(qstat "$END_NS" "$NETDEV" rx-hw-drops)"
+		"$(qstats "$END_NS" "$NETDEV" rx-hw-drop-overruns rx-hw-drops)"
 }
 delta() { # before after: the element-wise difference of two number lists
 	echo "$1|$2" | awk -F'|' '{

@@ -14,8 +14,9 @@ selected configurations (--json: as JSON, with their phases). --fail-fast
 ends a configuration's session at its first failed check (for mutant runs,
 where one failure is the verdict; the rest would wait out every deadline).
 --jobs N runs N configurations side by side (default ICEMP_JOBS, else the
-host's cores up to 2; p4-selftests, phase 7, runs alone after the others): under TCG a guest runs its vCPUs on one host thread
-(scripts/run-qemu.sh), so two guests use the two cores the machine has. Their
+host's cores up to 2): under TCG a guest runs its vCPUs on one host thread
+(scripts/run-qemu.sh), so two guests use the two cores the machine has;
+p4-selftests (phase 7) runs alone, after the others. Their
 TAP lines interleave; every line names its configuration.
 
 Per configuration it records: the boot, "no kernel reports" for every console
